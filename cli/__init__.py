@@ -1,0 +1,1 @@
+"""The hlmm command-line tools (click). No trading logic lives here, only wiring."""

@@ -1,0 +1,1 @@
+"""hlmm.calibration."""
