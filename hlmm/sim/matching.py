@@ -31,13 +31,18 @@ trade with and returns; the caller inspects ``front()``, then cancels, reduces o
 Cancels are O(1) plus a level removal when a level empties: a canceled order is
 marked dead (``lots == 0``) and skipped when it reaches the front of its level's
 queue; queues are compacted when dead entries dominate.
+
+Price levels of a side are a dict ``px -> level`` plus a plain ascending list of
+keys (``px`` for bids, ``-px`` for asks) so that both sides keep their best price
+at the end of the list: the touch, where nearly all inserts and removals happen,
+costs O(1) to edit, and a bisect finds deeper levels.
 """
 from __future__ import annotations
 
 from collections import deque
 from typing import Iterator
 
-from sortedcontainers import SortedList
+import bisect
 
 
 class RestingOrder:
@@ -70,13 +75,13 @@ class _Level:
 class OrderBook:
     """One coin's book.  See the module docstring for the contract."""
 
-    __slots__ = ("_bids", "_asks", "_bid_px", "_ask_px", "_orders")
+    __slots__ = ("_bids", "_asks", "_bid_keys", "_ask_keys", "_orders")
 
     def __init__(self) -> None:
         self._bids: dict[int, _Level] = {}
         self._asks: dict[int, _Level] = {}
-        self._bid_px = SortedList()  # ascending; best bid is the last
-        self._ask_px = SortedList()  # ascending; best ask is the first
+        self._bid_keys: list[int] = []  # ascending px; best bid last
+        self._ask_keys: list[int] = []  # ascending -px; best ask last
         self._orders: dict[int, RestingOrder] = {}
 
     # ---- queries -------------------------------------------------------------
@@ -90,21 +95,21 @@ class OrderBook:
         return self._orders.get(oid)
 
     def best_bid(self) -> int:
-        return self._bid_px[-1] if self._bid_px else 0
+        return self._bid_keys[-1] if self._bid_keys else 0
 
     def best_ask(self) -> int:
-        return self._ask_px[0] if self._ask_px else 0
+        return -self._ask_keys[-1] if self._ask_keys else 0
 
     def bbo(self) -> tuple[int, int, int, int, int, int]:
         """(bid_px, bid_lots, bid_orders, ask_px, ask_lots, ask_orders); zeros for an empty side."""
-        if self._bid_px:
-            bp = self._bid_px[-1]
+        if self._bid_keys:
+            bp = self._bid_keys[-1]
             bl = self._bids[bp]
             bid = (bp, bl.lots, bl.count)
         else:
             bid = (0, 0, 0)
-        if self._ask_px:
-            ap = self._ask_px[0]
+        if self._ask_keys:
+            ap = -self._ask_keys[-1]
             al = self._asks[ap]
             ask = (ap, al.lots, al.count)
         else:
@@ -113,27 +118,26 @@ class OrderBook:
 
     def iter_levels(self, is_bid: bool) -> Iterator[tuple[int, int, int]]:
         """(px, lots, orders) per level, best first."""
-        if is_bid:
-            levels = self._bids
-            for px in reversed(self._bid_px):
-                lvl = levels[px]
-                yield px, lvl.lots, lvl.count
-        else:
-            levels = self._asks
-            for px in self._ask_px:
-                lvl = levels[px]
-                yield px, lvl.lots, lvl.count
+        levels = self._bids if is_bid else self._asks
+        sign = 1 if is_bid else -1
+        for key in reversed(self._bid_keys if is_bid else self._ask_keys):
+            px = sign * key
+            lvl = levels[px]
+            yield px, lvl.lots, lvl.count
 
     def level_count(self, is_bid: bool) -> int:
-        return len(self._bid_px if is_bid else self._ask_px)
+        return len(self._bid_keys if is_bid else self._ask_keys)
 
     def front(self, is_buy: bool) -> RestingOrder | None:
         """The resting order a taker on side ``is_buy`` would meet first (None if that side is empty)."""
-        pxs = self._ask_px if is_buy else self._bid_px
-        if not pxs:
-            return None
-        px = pxs[0] if is_buy else pxs[-1]
-        q = (self._asks if is_buy else self._bids)[px].queue
+        if is_buy:
+            if not self._ask_keys:
+                return None
+            q = self._asks[-self._ask_keys[-1]].queue
+        else:
+            if not self._bid_keys:
+                return None
+            q = self._bids[self._bid_keys[-1]].queue
         while q[0].lots == 0:  # a live level always holds a live order
             q.popleft()
         return q[0]
@@ -146,17 +150,20 @@ class OrderBook:
         if oid in self._orders:
             raise ValueError(f"order {oid} is already resting")
         if is_buy:
-            if self._ask_px and px >= self._ask_px[0]:
-                raise ValueError(f"bid {oid} at {px} would cross the best ask {self._ask_px[0]}")
-            levels, pxs = self._bids, self._bid_px
+            if self._ask_keys and px >= -self._ask_keys[-1]:
+                raise ValueError(f"bid {oid} at {px} would cross the best ask {-self._ask_keys[-1]}")
+            levels, keys, key = self._bids, self._bid_keys, px
         else:
-            if self._bid_px and px <= self._bid_px[-1]:
-                raise ValueError(f"ask {oid} at {px} would cross the best bid {self._bid_px[-1]}")
-            levels, pxs = self._asks, self._ask_px
+            if self._bid_keys and px <= self._bid_keys[-1]:
+                raise ValueError(f"ask {oid} at {px} would cross the best bid {self._bid_keys[-1]}")
+            levels, keys, key = self._asks, self._ask_keys, -px
         lvl = levels.get(px)
         if lvl is None:
             lvl = levels[px] = _Level()
-            pxs.add(px)
+            if not keys or key > keys[-1]:
+                keys.append(key)
+            else:
+                bisect.insort(keys, key)
         order = RestingOrder(oid, owner, is_buy, px, lots, flagged)
         lvl.queue.append(order)
         lvl.lots += lots
@@ -170,17 +177,21 @@ class OrderBook:
         if order is None:
             return 0
         lots = order.lots
+        px = order.px
         if order.is_buy:
-            levels, pxs = self._bids, self._bid_px
+            levels, keys, key = self._bids, self._bid_keys, px
         else:
-            levels, pxs = self._asks, self._ask_px
-        lvl = levels[order.px]
+            levels, keys, key = self._asks, self._ask_keys, -px
+        lvl = levels[px]
         lvl.lots -= lots
         lvl.count -= 1
         order.lots = 0
         if lvl.count == 0:
-            del levels[order.px]
-            pxs.remove(order.px)
+            del levels[px]
+            if keys[-1] == key:
+                keys.pop()
+            else:
+                del keys[bisect.bisect_left(keys, key)]
         elif len(lvl.queue) > 2 * lvl.count + 16:
             lvl.queue = deque(o for o in lvl.queue if o.lots)
         return lots
@@ -203,13 +214,15 @@ class OrderBook:
         """
         orders = self._orders
         if is_buy:
-            levels, pxs = self._asks, self._ask_px
+            levels, keys, sign, limit_key = self._asks, self._ask_keys, -1, -limit_px
         else:
-            levels, pxs = self._bids, self._bid_px
-        while lots > 0 and pxs:
-            px = pxs[0] if is_buy else pxs[-1]
-            if (px > limit_px) if is_buy else (px < limit_px):
+            levels, keys, sign, limit_key = self._bids, self._bid_keys, 1, limit_px
+        # keys ascend toward the best price; a level crosses while its key >= limit_key
+        while lots > 0 and keys:
+            key = keys[-1]
+            if key < limit_key:
                 break
+            px = sign * key
             lvl = levels[px]
             q = lvl.queue
             while lots > 0 and q:
@@ -243,7 +256,7 @@ class OrderBook:
                     lots = 0
             if lvl.count == 0:
                 del levels[px]
-                pxs.remove(px)
+                keys.pop()
         return lots
 
     def fill_front(self, is_buy: bool, lots: int, fills: list) -> int:
@@ -251,7 +264,7 @@ class OrderBook:
         o = self.front(is_buy)
         if o is None or lots <= 0:
             return lots
-        levels, pxs = (self._asks, self._ask_px) if is_buy else (self._bids, self._bid_px)
+        levels, keys = (self._asks, self._ask_keys) if is_buy else (self._bids, self._bid_keys)
         lvl = levels[o.px]
         take = o.lots if o.lots <= lots else lots
         o.lots -= take
@@ -262,6 +275,6 @@ class OrderBook:
             del self._orders[o.oid]
             if lvl.count == 0:
                 del levels[o.px]
-                pxs.remove(o.px)
+                keys.pop()
         fills.append((o.oid, o.owner, o.px, take, o.lots))
         return lots - take
