@@ -1,0 +1,185 @@
+"""Fill intensity: kappa and A recovered from exponential distances with Poisson arrivals."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from hlmm._core.intensity import FillIntensity
+from tests.synthetic import exponential_trades
+
+HOUR_MS = 3_600_000
+
+
+def feed(est, tp):
+    return est.update_many(tp.t_ms, tp.price, tp.mid, tp.side)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("rate, kappa", [(5.0, 0.8), (1.5, 0.25), (12.0, 2.0)])
+def test_kappa_and_A_recovered_within_5pct(seed, rate, kappa):
+    tp = exponential_trades(rate, kappa, duration_s=3600.0, seed=seed)
+    est = FillIntensity(window_ms=HOUR_MS)
+    assert feed(est, tp) == len(tp.t_ms)
+    est.advance(tp.t_ms[0] + HOUR_MS)       # the hour is over: rate over the full hour
+    assert est.ready
+    assert est.kappa == pytest.approx(kappa, rel=0.05)
+    assert est.A == pytest.approx(rate, rel=0.05)
+    assert est.window_seconds == pytest.approx(3600.0, abs=0.01)
+    # per side: each side sees half the prints, same decay
+    assert est.kappa_bid == pytest.approx(kappa, rel=0.07)
+    assert est.kappa_ask == pytest.approx(kappa, rel=0.07)
+    assert est.rate_bid + est.rate_ask == pytest.approx(est.rate)
+
+
+def test_known_floor_delta0_recovers_decay_beyond_it():
+    tp = exponential_trades(6.0, 1.2, duration_s=3600.0, delta0_bps=0.45, seed=9)
+    est = FillIntensity(window_ms=HOUR_MS, delta0_bps=0.45)
+    feed(est, tp)
+    est.advance(tp.t_ms[0] + HOUR_MS)
+    assert est.kappa == pytest.approx(1.2, rel=0.05)
+    assert est.rate == pytest.approx(6.0, rel=0.05)
+    # lambda(delta) = A exp(-kappa delta) with A = rate * exp(kappa delta0): lambda(delta0) = rate
+    assert est.A == pytest.approx(est.rate * math.exp(est.kappa * 0.45))
+    assert est.intensity(0.45) == pytest.approx(est.rate)
+    assert est.intensity(0.0) == pytest.approx(est.rate)          # nothing prints inside the floor
+    assert est.intensity(2.45) == pytest.approx(est.rate * math.exp(-2.0 * est.kappa))
+    # ignoring the floor biases kappa down: the mean distance includes delta0
+    naive = FillIntensity(window_ms=HOUR_MS)
+    feed(naive, tp)
+    assert naive.kappa < 0.75 * est.kappa
+
+
+def test_equals_direct_computation_over_the_window():
+    tp = exponential_trades(4.0, 0.6, duration_s=1800.0, seed=4)
+    est = FillIntensity(window_ms=300_000, delta0_bps=0.1)
+    feed(est, tp)
+    now = int(tp.t_ms[-1])
+    inside = tp.t_ms > now - 300_000
+    excess = np.maximum(tp.distance_bps[inside] - 0.1, 0.0)
+    assert est.samples == inside.sum()
+    assert est.kappa == pytest.approx(inside.sum() / excess.sum(), rel=1e-9)
+    assert est.rate == pytest.approx(inside.sum() / 300.0, rel=1e-12)
+    sells = inside & (tp.side == -1)
+    assert est.kappa_bid == pytest.approx(sells.sum() / np.maximum(tp.distance_bps[sells] - 0.1, 0.0).sum(), rel=1e-9)
+
+
+def test_rolling_window_tracks_a_change_in_kappa():
+    first = exponential_trades(5.0, 0.5, duration_s=3600.0, seed=5)
+    second = exponential_trades(5.0, 1.0, duration_s=3600.0, seed=6)
+    est = FillIntensity(window_ms=1_800_000)
+    feed(est, first)
+    assert est.kappa == pytest.approx(0.5, rel=0.05)
+    second.t_ms += HOUR_MS
+    feed(est, second)
+    assert est.kappa == pytest.approx(1.0, rel=0.05)
+
+
+def test_window_expires_without_prints():
+    tp = exponential_trades(5.0, 0.8, duration_s=600.0, seed=7)
+    est = FillIntensity(window_ms=60_000)
+    feed(est, tp)
+    assert est.ready
+    est.advance(int(tp.t_ms[-1]) + 60_001)
+    assert est.samples == 0 and est.rate == 0.0 and est.kappa == 0.0
+    assert not est.ready and est.ready_reason == "warming: 0/50 prints in the window"
+
+
+def test_rate_uses_only_the_observed_part_of_the_window():
+    tp = exponential_trades(5.0, 0.8, duration_s=600.0, seed=8)
+    est = FillIntensity(window_ms=HOUR_MS)       # 1 h window, 10 min of data
+    feed(est, tp)
+    assert est.window_seconds == pytest.approx((tp.t_ms[-1] - tp.t_ms[0]) / 1000.0)
+    assert est.rate == pytest.approx(5.0, rel=0.05)
+
+
+def test_capacity_overflow_shrinks_the_window_instead_of_biasing_the_rate():
+    tp = exponential_trades(5.0, 0.8, duration_s=3600.0, seed=10)
+    est = FillIntensity(window_ms=HOUR_MS, capacity=4096)
+    feed(est, tp)
+    assert est.samples == 4096 and est.dropped_capacity == len(tp.t_ms) - 4096
+    assert est.rate == pytest.approx(5.0, rel=0.05)
+    assert est.kappa == pytest.approx(0.8, rel=0.05)
+
+
+def test_confidence_grows_with_samples_and_matches_standard_error():
+    tp = exponential_trades(5.0, 0.8, duration_s=2000.0, seed=11)
+    est = FillIntensity(window_ms=10 * HOUR_MS)
+    last = -1.0
+    for i in range(len(tp.t_ms)):
+        est.update(int(tp.t_ms[i]), float(tp.price[i]), float(tp.mid[i]), int(tp.side[i]))
+        if i % 500 == 0:
+            assert est.confidence > last
+            last = est.confidence
+    n = est.samples
+    assert est.confidence == pytest.approx(1.0 - 1.0 / math.sqrt(n))
+    assert est.kappa_se == pytest.approx(est.kappa / math.sqrt(n))
+    assert est.rate_se == pytest.approx(est.rate / math.sqrt(n))
+
+
+def test_unknown_side_counts_only_in_pooled_figures():
+    est = FillIntensity(min_samples=2)
+    est.update(1000, 100.02, 100.0, 0)    # 2 bps away, side unknown
+    est.update(2000, 99.99, 100.0, -1)    # 1 bp below: a sell
+    est.update(3000, 99.995, 100.0, 1)    # a "buy" below the mid (stale mid): distance clamped to 0
+    assert est.samples == 3 and est.inside_delta0 == 1
+    assert est.kappa == pytest.approx(3 / 3.0, rel=1e-9)
+    assert est.kappa_bid == pytest.approx(1.0, rel=1e-9)
+    assert est.kappa_ask == 0.0
+    assert est.rate_bid == pytest.approx(0.5) and est.rate_ask == pytest.approx(0.5)
+
+
+def test_bad_and_late_prints():
+    est = FillIntensity(min_samples=2)
+    assert est.update(5000, 101.0, 100.0, 1)
+    assert not est.update(6000, float("nan"), 100.0, 1)
+    assert not est.update(6000, 101.0, 0.0, 1)
+    assert not est.update(6000, 101.0, -3.0, 1)
+    assert not est.update(6000, 101.0, float("inf"), 1)
+    assert not est.update(6000, 101.0, 100.0, 2)
+    assert est.rejected == 5 and est.samples == 1
+    assert est.update(4000, 101.0, 100.0, 1)          # earlier than now: kept, counted at now
+    assert est.reordered == 1 and est.samples == 2 and est.now_ms == 5000
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"window_ms": 0}, "window_ms"),
+    ({"delta0_bps": -1.0}, "delta0_bps"),
+    ({"delta0_bps": float("nan")}, "delta0_bps"),
+    ({"min_samples": 1}, "min_samples"),
+    ({"capacity": 4}, "capacity"),
+])
+def test_bad_configuration(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        FillIntensity(**kwargs)
+
+
+def test_kappa_price_units():
+    tp = exponential_trades(5.0, 0.8, duration_s=600.0, mid=2000.0, seed=12)
+    est = FillIntensity()
+    feed(est, tp)
+    assert est.kappa_price(2000.0) == pytest.approx(est.kappa * 1e4 / 2000.0)
+    with pytest.raises(ValueError, match="mid"):
+        est.kappa_price(0.0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 120_000), st.floats(-50, 50), st.sampled_from([-1, 0, 1])),
+                min_size=1, max_size=300),
+       st.integers(16, 64))
+def test_window_sums_match_a_recount_for_any_sequence(prints, capacity):
+    est = FillIntensity(window_ms=60_000, capacity=capacity, min_samples=2)
+    t = 0
+    kept = []
+    for gap, dist, side in prints:
+        t += gap
+        price = 100.0 * (1 + dist * 1e-4)
+        assert est.update(t, price, 100.0, side)
+        delta = (price - 100.0) / 100.0 * 1e4
+        kept.append((t, max(side * delta, 0.0) if side != 0 else abs(delta)))
+        kept = [(ti, e) for ti, e in kept if ti > t - 60_000][-est.capacity:]
+    assert est.samples == len(kept)
+    total = sum(e for _, e in kept)
+    if total > 0:
+        assert est.kappa == pytest.approx(len(kept) / total, rel=1e-6)
+    assert 0.0 <= est.confidence < 1.0
