@@ -9,7 +9,9 @@ Contenders, same run, same action, same key:
   `Account.sign_message` (what the SDK does inside).
 - ``sdk``: the official SDK's `hyperliquid.utils.signing.sign_l1_action`.
 
-Also: signer recovery (the simulator verifies every action) against the SDK's
+Also: Keccak-256 of a 96-byte struct encoding (the size signing hashes twice per
+signature) by `hlmm._core.keccak` vs pycryptodome and eth_hash (the installed C
+implementations); signer recovery (the simulator verifies every action) against the SDK's
 `recover_agent_or_user_from_l1_action`, and the msgpack + Keccak stage alone
 (connectionId) against the SDK's `action_hash`. Every contender is first checked to
 produce the same bytes as hlmm.
@@ -107,3 +109,30 @@ def test_action_hash_hlmm(benchmark):
 @pytest.mark.benchmark(group="connection-id-10-orders")
 def test_action_hash_official_sdk(benchmark):
     assert benchmark(sdk.action_hash, ACTION, None, NONCE, None) == action_hash(ACTION, None, NONCE, None)
+
+
+_STRUCT = bytes(range(96))
+
+
+@pytest.mark.benchmark(group="keccak-96B")
+def test_keccak_hlmm_core(benchmark):
+    from hlmm._core.keccak import keccak256
+
+    assert benchmark(keccak256, _STRUCT) == sdk.keccak(_STRUCT)
+
+
+@pytest.mark.benchmark(group="keccak-96B")
+def test_keccak_pycryptodome(benchmark):
+    from Crypto.Hash import keccak
+
+    def run() -> bytes:
+        return keccak.new(digest_bits=256, data=_STRUCT).digest()
+
+    assert benchmark(run) == sdk.keccak(_STRUCT)
+
+
+@pytest.mark.benchmark(group="keccak-96B")
+def test_keccak_eth_hash(benchmark):
+    from eth_hash.auto import keccak
+
+    assert benchmark(keccak, _STRUCT) == sdk.keccak(_STRUCT)

@@ -1,14 +1,16 @@
 """Ethereum hashing and address primitives shared by keys and signing.
 
-Keccak-256 comes from pycryptodome's C implementation: measured here it is the
-fastest one installed (eth_hash's "auto" backend wraps the same code with an extra
-Python layer). `hashlib.sha3_256` is *not* Keccak-256 (different padding).
+Keccak-256 is `hlmm._core.keccak` (C, via Cython). The installed alternatives,
+pycryptodome's `Crypto.Hash.keccak` and eth_hash (which wraps it), cost ~3-4 us per
+call in Python-level setup; a signature takes three hashes, so that overhead was a
+third of the signing time. Tests cross-check the core against pycryptodome.
+`hashlib.sha3_256` is *not* Keccak-256 (different padding).
 """
 from __future__ import annotations
 
 from functools import lru_cache
 
-from Crypto.Hash.keccak import Keccak_Hash
+from hlmm._core.keccak import keccak256
 
 __all__ = [
     "SECP256K1_N",
@@ -23,12 +25,6 @@ __all__ = [
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-
-
-def keccak256(data: bytes) -> bytes:
-    """Keccak-256 digest (the Ethereum hash) of `data`."""
-    # The class constructor skips keccak.new()'s keyword parsing (~0.4 us per call).
-    return Keccak_Hash(data, 32, False).digest()
 
 
 def is_hex(text: str) -> bool:
