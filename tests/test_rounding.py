@@ -357,3 +357,27 @@ def test_units_to_wire_examples_and_errors():
     with pytest.raises(ValueError):
         r.units_to_wire(-(2**63), 2)
     assert r.wire_strings(np.array([16701, 1000, 5], dtype=np.int64), 1) == ["1670.1", "100", "0.5"]
+
+
+@given(
+    px=st.integers(min_value=-5, max_value=10**9),
+    lots=st.integers(min_value=-5, max_value=10**9),
+    pxd=st.integers(min_value=0, max_value=6),
+    reduce_only=st.booleans(),
+)
+@example(px=1000000, lots=9, pxd=1, reduce_only=False)
+def test_order_check_code_runs_the_checks_in_order(px, lots, pxd, reduce_only):
+    szd = 6 - pxd
+    if px <= 0:
+        want = r.ORDER_INVALID_PRICE
+    elif not decimal_price_valid(Decimal(px).scaleb(-pxd), szd):
+        want = r.ORDER_TICK
+    elif lots < 0:
+        want = r.ORDER_INVALID_SIZE
+    elif lots == 0:
+        want = r.ORDER_ZERO_SIZE
+    elif not reduce_only and Decimal(px).scaleb(-pxd) * Decimal(lots).scaleb(-szd) < 10:
+        want = r.ORDER_MIN_NOTIONAL
+    else:
+        want = r.ORDER_OK
+    assert r.py_order_check_code(px, lots, pxd, szd, 10.0, reduce_only) == want

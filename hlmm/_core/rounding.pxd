@@ -19,4 +19,7 @@ cdef bint notional_units_ok(int64_t px_units, int64_t sz_lots, int px_decimals, 
                             double min_notional) noexcept nogil
 cdef int64_t min_lots_for_notional(int64_t px_units, int px_decimals, int sz_decimals,
                                    double min_notional) noexcept nogil
+# 0 = acceptable, else one of the ORDER_* codes (rounding.pyx): the exchange's per-order checks
+cdef int order_check_code(int64_t px_units, int64_t sz_lots, int px_decimals, int sz_decimals,
+                          double min_notional, bint reduce_only) noexcept nogil
 cdef int units_to_wire_buf(int64_t units, int decimals, char* out) noexcept nogil  # needs out[>= 32]

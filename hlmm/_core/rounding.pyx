@@ -256,6 +256,34 @@ cdef int64_t min_lots_for_notional(int64_t px_units, int px_decimals, int sz_dec
     return n if n >= 1 else 1
 
 
+# Codes of order_check_code, in the order the checks run.
+ORDER_OK = 0
+ORDER_INVALID_PRICE = 1    # price <= 0
+ORDER_TICK = 2             # not on the price grid
+ORDER_INVALID_SIZE = 3     # size < 0
+ORDER_ZERO_SIZE = 4
+ORDER_MIN_NOTIONAL = 5
+
+
+cdef int order_check_code(int64_t px_units, int64_t sz_lots, int px_decimals, int sz_decimals,
+                          double min_notional, bint reduce_only) noexcept nogil:
+    """The first of the exchange's per-order checks this order fails (ORDER_* code), 0 if none.
+
+    Reduce-only orders skip the minimum notional (see hlmm.exchange.wire.check_order).
+    """
+    if px_units <= 0:
+        return 1
+    if not price_units_valid(px_units, px_decimals):
+        return 2
+    if sz_lots < 0:
+        return 3
+    if sz_lots == 0:
+        return 4
+    if not reduce_only and not notional_units_ok(px_units, sz_lots, px_decimals, sz_decimals, min_notional):
+        return 5
+    return 0
+
+
 cdef int units_to_wire_buf(int64_t units, int decimals, char* out) noexcept nogil:
     """Write units / 10**decimals as Hyperliquid's decimal string into out; return its length.
 
@@ -368,6 +396,12 @@ def py_min_lots_for_notional(int64_t px_units, int px_decimals, int sz_decimals,
                              double min_notional) -> int:
     """Fewest lots reaching min_notional at px_units; 0 if px_units <= 0."""
     return min_lots_for_notional(px_units, px_decimals, sz_decimals, min_notional)
+
+
+def py_order_check_code(int64_t px_units, int64_t sz_lots, int px_decimals, int sz_decimals,
+                        double min_notional, bint reduce_only=False) -> int:
+    """ORDER_* code of the first failed per-order check; 0 = acceptable."""
+    return order_check_code(px_units, sz_lots, px_decimals, sz_decimals, min_notional, reduce_only)
 
 
 def units_to_wire(int64_t units, int decimals) -> str:

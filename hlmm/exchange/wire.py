@@ -187,21 +187,22 @@ def check_order(px_units: int, sz_lots: int, asset: AssetInfo, reduce_only: bool
     if the exchange does refuse one, that is a plain rejection, while refusing it here would
     leave dust positions that could never be closed.
     """
-    if px_units <= 0:
-        return ERR_INVALID_PRICE
-    if not _r.py_price_units_valid(px_units, asset.px_decimals):
-        return ERR_TICK
-    if sz_lots < 0:
-        return ERR_INVALID_SIZE
-    if sz_lots == 0:
-        return ERR_ZERO_SIZE
-    if not reduce_only and not _r.py_notional_units_ok(
-        px_units, sz_lots, asset.px_decimals, asset.sz_decimals, asset.min_notional
-    ):
-        if asset.is_spot:
-            return ERR_MIN_NOTIONAL_SPOT.format(quote_token=asset.quote_token)
-        return ERR_MIN_NOTIONAL
-    return None
+    code = _r.py_order_check_code(px_units, sz_lots, asset.px_decimals, asset.sz_decimals,
+                                  asset.min_notional, reduce_only)
+    if code == 0:
+        return None
+    if code == _r.ORDER_MIN_NOTIONAL and asset.is_spot:
+        return ERR_MIN_NOTIONAL_SPOT.format(quote_token=asset.quote_token)
+    return _CHECK_TEXT[code]
+
+
+_CHECK_TEXT = {
+    _r.ORDER_INVALID_PRICE: ERR_INVALID_PRICE,
+    _r.ORDER_TICK: ERR_TICK,
+    _r.ORDER_INVALID_SIZE: ERR_INVALID_SIZE,
+    _r.ORDER_ZERO_SIZE: ERR_ZERO_SIZE,
+    _r.ORDER_MIN_NOTIONAL: ERR_MIN_NOTIONAL,
+}
 
 
 def check_order_wire(p: str, s: str, asset: AssetInfo, reduce_only: bool = False) -> str | None:
