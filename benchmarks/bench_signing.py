@@ -10,7 +10,7 @@ Contenders, same run, same action, same key:
 - ``sdk``: the official SDK's `hyperliquid.utils.signing.sign_l1_action`.
 
 Also: Keccak-256 of a 96-byte struct encoding (the size signing hashes twice per
-signature) by `hlmm._core.keccak` vs pycryptodome and eth_hash (the installed C
+signature) by safe-pysha3 (hlmm.exchange.ethcrypto) vs pycryptodome and eth_hash (the installed C
 implementations); signer recovery (the simulator verifies every action) against the SDK's
 `recover_agent_or_user_from_l1_action`, and the msgpack + Keccak stage alone
 (connectionId) against the SDK's `action_hash`. Every contender is first checked to
@@ -115,8 +115,8 @@ _STRUCT = bytes(range(96))
 
 
 @pytest.mark.benchmark(group="keccak-96B")
-def test_keccak_hlmm_core(benchmark):
-    from hlmm._core.keccak import keccak256
+def test_keccak_hlmm_safe_pysha3(benchmark):
+    from hlmm.exchange.ethcrypto import keccak256
 
     assert benchmark(keccak256, _STRUCT) == sdk.keccak(_STRUCT)
 

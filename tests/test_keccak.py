@@ -1,4 +1,4 @@
-"""hlmm._core.keccak against pycryptodome's Keccak-256 and published digests."""
+"""hlmm.exchange.ethcrypto.keccak256 (safe-pysha3) against pycryptodome's Keccak-256 and published digests."""
 from __future__ import annotations
 
 import pytest
@@ -6,7 +6,7 @@ from Crypto.Hash.keccak import Keccak_Hash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hlmm._core.keccak import keccak256
+from hlmm.exchange.ethcrypto import keccak256
 
 
 def reference(data: bytes) -> bytes:

@@ -1,16 +1,22 @@
 """Ethereum hashing and address primitives shared by keys and signing.
 
-Keccak-256 is `hlmm._core.keccak` (C, via Cython). The installed alternatives,
-pycryptodome's `Crypto.Hash.keccak` and eth_hash (which wraps it), cost ~3-4 us per
-call in Python-level setup; a signature takes three hashes, so that overhead was a
-third of the signing time. Tests cross-check the core against pycryptodome.
-`hashlib.sha3_256` is *not* Keccak-256 (different padding).
+Keccak-256 comes from safe-pysha3 (the maintained fork of pysha3, a C extension and
+one of eth-hash's backends): ~1 us a call. pycryptodome's `Crypto.Hash.keccak` costs
+~4-6 us of Python-level setup per call, and a signature takes three hashes. Tests
+cross-check it against pycryptodome. `hashlib.sha3_256` is *not* Keccak-256
+(different padding).
 """
 from __future__ import annotations
 
 from functools import lru_cache
 
-from hlmm._core.keccak import keccak256
+from sha3 import keccak_256 as _keccak_256
+
+
+def keccak256(data: bytes) -> bytes:
+    """Keccak-256 digest (Ethereum's hash) of `data`."""
+    return _keccak_256(data).digest()
+
 
 __all__ = [
     "SECP256K1_N",
