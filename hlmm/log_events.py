@@ -59,8 +59,6 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
     "ws_post_timeout": ("exchange.ws", "ops", "a WebSocket post got no reply in time (outcome unknown)", "post_id action elapsed_ms"),
     "ws_late_reply": ("exchange.ws", "ops", "a WebSocket post reply arrived after its timeout (kept on the post)", "post_id elapsed_ms"),
     "ws_server_error": ("exchange.ws", "ops", "the server sent an error frame (e.g. a refused subscription)", "url error"),
-    "ws_late_reply": ("exchange.ws", "ops", "a reply arrived for a post that had already timed out", "post_id elapsed_ms"),
-    "ws_server_error": ("exchange.ws", "ops", "the server sent an error message on the WebSocket", "url error"),
     "subscribe": ("exchange.ws", "diag", "a subscription was sent", "subscription"),
     "http_request": ("exchange.http", "diag", "an /info or /exchange request completed", "endpoint type status elapsed_ms weight"),
     "http_error": ("exchange.http", "ops", "an HTTP request failed", "endpoint type status error outcome_unknown"),
@@ -120,7 +118,6 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
     "sim_start": ("sim", "ops", "the simulator started serving", "host port coins seed"),
     "sim_fault": ("sim", "ops", "a fault was injected", "fault detail"),
     "sim_ws_closed": ("sim", "ops", "the simulator closed a WebSocket client (silent too long, too slow)", "peer reason"),
-    "sim_ws_closed": ("sim.server", "ops", "the simulator closed a client's WebSocket", "peer reason"),
 }
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")

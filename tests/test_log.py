@@ -437,6 +437,20 @@ def test_event_table_is_complete_and_well_formed():
     assert "coin" in COMMON_FIELDS
 
 
+def test_event_table_has_no_duplicate_names():
+    # a dict literal keeps the last of two equal keys silently; concurrent edits make that easy
+    import ast
+
+    import hlmm.log_events as module
+
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    tables = [node.value for node in ast.walk(tree)
+              if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "_TABLE"]
+    names = [key.value for key in tables[0].keys]
+    assert len(names) == len(EVENTS)
+    assert sorted({n for n in names if names.count(n) > 1}) == []
+
+
 def test_event_table_rejects_bad_entries():
     from hlmm.log_events import _build
 
