@@ -9,17 +9,18 @@ from hlmm._core.microprice import Microprice, book_imbalance
 from tests.synthetic import microprice_series
 
 
-def reference_rls(t, mid, x1, x2, horizon, lag, lam, p0):
-    """Label each row with the first mid at/after t+horizon (drop if later than lag), then RLS."""
+def reference_rls(t, mid, x1, x2, horizon, max_gap, lam, p0):
+    """Label each row with the mid prevailing at t+horizon (the last update at or before it), known
+    at the first update after it; drop labels inside a feed gap longer than max_gap; then RLS."""
     beta = np.zeros(3)
     P = np.eye(3) * p0
     used = 0
     for i in range(len(t)):
-        j = np.searchsorted(t, t[i] + horizon, side="left")
-        if j >= len(t) or t[j] - (t[i] + horizon) > lag:
+        j = np.searchsorted(t, t[i] + horizon, side="right")     # first update after the horizon
+        if j >= len(t) or t[j] - t[j - 1] > max_gap:
             continue
         x = np.array([1.0, x1[i], x2[i]])
-        y = math.log(mid[j] / mid[i]) * 1e4
+        y = math.log(mid[j - 1] / mid[i]) * 1e4
         px = P @ x
         k = px / (lam + x @ px)
         beta = beta + k * (y - x @ beta)
@@ -33,7 +34,7 @@ def test_betas_converge_to_generating_betas():
     t, mid, book, flow = microprice_series(30_000, beta_book_bps=3.0, beta_flow_bps=1.5, noise_bps=2.0, seed=1)
     m = Microprice(horizon_ms=1000, forgetting=0.9995)
     m.update_many(t, mid, book, flow)
-    assert m.ready and m.samples == len(t) - 1
+    assert m.ready and m.samples == len(t) - 2   # the last two rows wait for an update after them
     assert m.beta_book == pytest.approx(3.0, abs=0.25)
     assert m.beta_flow == pytest.approx(1.5, abs=0.25)
     assert abs(m.drift_bps) < 0.3
@@ -65,15 +66,15 @@ def test_ring_buffer_labels_match_reference_on_irregular_times():
     mid = 50.0 * np.exp(np.cumsum(rng.normal(0, 1e-4, n)))
     x1 = rng.uniform(-1, 1, n)
     x2 = rng.uniform(-1, 1, n)
-    m = Microprice(horizon_ms=1000, max_label_lag_ms=300, forgetting=0.995, min_samples=10)
+    m = Microprice(horizon_ms=1000, max_feed_gap_ms=1000, forgetting=0.995, min_samples=10)
     m.update_many(t, mid, x1, x2)
-    beta, used = reference_rls(t, mid, x1, x2, 1000, 300, 0.995, 1000.0)
+    beta, used = reference_rls(t, mid, x1, x2, 1000, 1000, 0.995, 1000.0)
     assert m.samples == used
     assert m.dropped_stale > 0
     assert m.drift_bps == pytest.approx(beta[0], rel=1e-9, abs=1e-12)
     assert m.beta_book == pytest.approx(beta[1], rel=1e-9, abs=1e-12)
     assert m.beta_flow == pytest.approx(beta[2], rel=1e-9, abs=1e-12)
-    assert m.pending == np.sum(t > t[-1] - 1000)
+    assert m.pending == np.sum(t + 1000 >= t[-1])
 
 
 def test_ema_starts_at_mid_and_warm_up_never_moves_the_price():
@@ -81,8 +82,8 @@ def test_ema_starts_at_mid_and_warm_up_never_moves_the_price():
     m = Microprice(min_samples=100)
     out = m.update_many(t, mid, book, flow)
     assert out[0] == mid[0]                               # seeded at mid, not at a raw value
-    assert np.array_equal(out[:100], mid[:100])           # before 100 labels: exactly mid
-    assert m.ready and not np.array_equal(out[100:], mid[100:])
+    assert np.array_equal(out[:101], mid[:101])           # before 100 labels: exactly mid
+    assert m.ready and not np.array_equal(out[101:], mid[101:])
 
 
 def test_ema_resets_to_mid_when_adjusted_price_diverges_past_100bps():
@@ -159,8 +160,7 @@ def test_book_imbalance_helper():
     ({"ema_half_life_ms": 0.0}, "ema_half_life_ms"),
     ({"max_divergence_bps": -1.0}, "max_divergence_bps"),
     ({"min_samples": 2}, "min_samples"),
-    ({"max_label_lag_ms": -5}, "max_label_lag_ms"),
-    ({"max_label_lag_ms": 1.5}, "max_label_lag_ms"),
+    ({"max_feed_gap_ms": 0}, "max_feed_gap_ms"),
     ({"p0": 0.0}, "p0"),
 ])
 def test_bad_configuration(kwargs, message):
@@ -189,7 +189,12 @@ def test_rls_stays_numerically_stable_with_strong_forgetting():
     # betas up after a few thousand labels; the symmetric update keeps them near the truth.
     t, mid, book, flow = microprice_series(100_000, 3.0, 1.5, 2.0, seed=12)
     m = Microprice(forgetting=0.95)
-    for chunk in np.array_split(np.arange(len(t)), 100):
+    books, flows = [], []
+    for chunk in np.array_split(np.arange(len(t)), 200):
         m.update_many(t[chunk], mid[chunk], book[chunk], flow[chunk])
-        assert abs(m.beta_book - 3.0) < 2.5 and abs(m.beta_flow - 1.5) < 2.5
-        assert m.residual_std_bps < 3.0
+        # a ~20-label memory is noisy (se ~1 bps), but an unstable update reaches hundreds
+        assert abs(m.beta_book) < 10.0 and abs(m.beta_flow) < 10.0
+        assert m.residual_std_bps < 3.5
+        books.append(m.beta_book), flows.append(m.beta_flow)
+    assert np.mean(books) == pytest.approx(3.0, abs=0.3)
+    assert np.mean(flows) == pytest.approx(1.5, abs=0.3)

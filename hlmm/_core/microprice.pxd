@@ -13,7 +13,7 @@ cdef class Microprice:
     cdef readonly double max_divergence_bps
     cdef readonly int min_samples
     cdef readonly int64_t sample_interval_ms
-    cdef readonly int64_t max_label_lag_ms
+    cdef readonly int64_t max_feed_gap_ms
     cdef readonly int64_t capacity
     cdef readonly double p0
     cdef readonly double p_max
@@ -34,6 +34,7 @@ cdef class Microprice:
     cdef bint has_ema
     cdef double ema_offset_bps             # EMA of (adjusted - mid) in bps, re-anchored on each mid
     cdef readonly double mid
+    cdef double last_logmid
     cdef readonly double raw_adjustment_bps
     cdef readonly double microprice
     cdef readonly int64_t last_ms
@@ -41,11 +42,11 @@ cdef class Microprice:
 
     cdef readonly int64_t samples          # labels resolved into the regression
     cdef readonly int64_t resets           # EMA pulled back to mid after diverging
-    cdef readonly int64_t dropped_stale    # labels whose next mid came too late
+    cdef readonly int64_t dropped_stale    # labels that fell in a feed gap
     cdef readonly int64_t dropped_capacity # feature rows not stored because the buffer was full
     cdef readonly int64_t rejected
 
     cdef double c_update(self, int64_t t_ms, double mid, double book_imb, double flow_imb) noexcept nogil
-    cdef void _resolve(self, int64_t t_ms, double logmid) noexcept nogil
+    cdef void _resolve(self, int64_t t_ms) noexcept nogil
     cdef void _rls(self, double x1, double x2, double y) noexcept nogil
     cdef bint c_ready(self) noexcept nogil

@@ -8,9 +8,11 @@ computes the first; ``OrderFlow.imbalance_weighted`` gives the second).
 Model. The forward log return of the mid over ``horizon_ms``, in bps, is regressed on
 ``x = (1, book_imbalance, flow_imbalance)`` by recursive least squares with forgetting factor
 ``forgetting`` (memory ~ 1/(1 - forgetting) labels). Each update stores its feature row in a
-ring buffer; a row is resolved by the first mid at or after ``t + horizon_ms`` (rows whose next
-mid arrives more than ``max_label_lag_ms`` late are dropped: their label would measure a
-different horizon). The intercept absorbs drift so the two betas are not biased by a trend; it
+ring buffer; its label is the mid *prevailing* at ``t + horizon_ms`` (the last update at or
+before it: the book is piecewise constant between updates), known once an update after that
+instant arrives. A label whose instant falls in a silence of the feed longer than
+``max_feed_gap_ms`` is dropped (the feed may have missed changes); feed the mid at least that
+often, e.g. every quote cycle, even when it has not changed. The intercept absorbs drift so the two betas are not biased by a trend; it
 is reported (``drift_bps``) but never applied to the price.
 
 Output. ``raw_adjustment_bps = beta_book * book_imbalance + beta_flow * flow_imbalance`` once
@@ -51,8 +53,8 @@ cdef class Microprice:
     max_divergence_bps: reset the EMA to mid beyond this distance (default 100).
     min_samples: resolved labels before the betas move the price (default 100).
     sample_interval_ms: store a feature row at most this often (default 0: every update).
-    max_label_lag_ms: drop a label whose next mid arrives later than t + horizon + this
-        (default: horizon_ms).
+    max_feed_gap_ms: drop labels that fall in a gap between updates longer than this
+        (default 5000).
     capacity: pending feature rows held (power of two, default 4096).
     p0: initial RLS covariance diagonal, bps^2 per unit feature^2 (default 1000).
     p_max: cap on the trace of the RLS covariance, against wind-up when features are flat
@@ -61,7 +63,7 @@ cdef class Microprice:
 
     def __cinit__(self, int64_t horizon_ms=1000, double forgetting=0.999, double ema_half_life_ms=500.0,
                   double max_divergence_bps=100.0, int min_samples=100, int64_t sample_interval_ms=0,
-                  max_label_lag_ms=None, int64_t capacity=4096, double p0=1000.0, double p_max=1e6):
+                  int64_t max_feed_gap_ms=5000, int64_t capacity=4096, double p0=1000.0, double p_max=1e6):
         cdef int64_t cap = 16
         if horizon_ms <= 0:
             raise ValueError(f"horizon_ms must be > 0, got {horizon_ms}")
@@ -75,9 +77,8 @@ cdef class Microprice:
             raise ValueError(f"min_samples must be >= 3 (three coefficients), got {min_samples}")
         if sample_interval_ms < 0:
             raise ValueError(f"sample_interval_ms must be >= 0, got {sample_interval_ms}")
-        lag = horizon_ms if max_label_lag_ms is None else max_label_lag_ms
-        if not isinstance(lag, int) or lag < 0:
-            raise ValueError(f"max_label_lag_ms must be an integer >= 0, got {max_label_lag_ms!r}")
+        if max_feed_gap_ms <= 0:
+            raise ValueError(f"max_feed_gap_ms must be > 0, got {max_feed_gap_ms}")
         if capacity < 16 or capacity > (1 << 24):
             raise ValueError(f"capacity must be between 16 and {1 << 24}, got {capacity}")
         if not (isfinite(p0) and p0 > 0 and isfinite(p_max) and p_max >= 3 * p0):
@@ -90,7 +91,7 @@ cdef class Microprice:
         self.max_divergence_bps = max_divergence_bps
         self.min_samples = min_samples
         self.sample_interval_ms = sample_interval_ms
-        self.max_label_lag_ms = lag
+        self.max_feed_gap_ms = max_feed_gap_ms
         self.capacity = cap
         self.mask = cap - 1
         self.p0 = p0
@@ -121,6 +122,7 @@ cdef class Microprice:
         self.has_ema = False
         self.ema_offset_bps = 0.0
         self.mid = 0.0
+        self.last_logmid = 0.0
         self.raw_adjustment_bps = 0.0
         self.microprice = 0.0
         self.last_ms = 0
@@ -138,7 +140,8 @@ cdef class Microprice:
             self.rejected += 1
             return self.microprice
         logmid = log(mid)
-        self._resolve(t_ms, logmid)
+        if self.has_ema:
+            self._resolve(t_ms)
 
         if self.head == self.tail or t_ms - self.last_pending_ms >= self.sample_interval_ms:
             if self.head - self.tail == self.capacity:
@@ -167,21 +170,25 @@ cdef class Microprice:
                 self.ema_offset_bps = 0.0
                 self.resets += 1
         self.mid = mid
+        self.last_logmid = logmid
         self.last_ms = t_ms
         self.microprice = mid * (1.0 + self.ema_offset_bps * 1e-4)
         return self.microprice
 
-    cdef void _resolve(self, int64_t t_ms, double logmid) noexcept nogil:
-        cdef int64_t slot, due
+    cdef void _resolve(self, int64_t t_ms) noexcept nogil:
+        # Rows due strictly before t_ms: the previous update (at or before their due time, or it
+        # would have resolved them) holds the mid prevailing at the horizon.
+        cdef int64_t slot
+        cdef bint gap = t_ms - self.last_ms > self.max_feed_gap_ms
         while self.tail < self.head:
             slot = self.tail & self.mask
-            due = self.pend_t[slot] + self.horizon_ms
-            if due > t_ms:
+            if self.pend_t[slot] + self.horizon_ms >= t_ms:
                 break
-            if t_ms - due > self.max_label_lag_ms:
+            if gap:
                 self.dropped_stale += 1
             else:
-                self._rls(self.pend_x1[slot], self.pend_x2[slot], (logmid - self.pend_logmid[slot]) * 1e4)
+                self._rls(self.pend_x1[slot], self.pend_x2[slot],
+                          (self.last_logmid - self.pend_logmid[slot]) * 1e4)
             self.tail += 1
 
     cdef void _rls(self, double x1, double x2, double y) noexcept nogil:
