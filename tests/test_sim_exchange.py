@@ -928,3 +928,83 @@ def test_config_validation_messages():
     cfg = SimConfig.from_dict({"assets": [{"name": "BTC", "sz_decimals": 5, "max_leverage": 40, "start_px": 1e5,
                                            "margin_tiers": [[0, 40], [1e8, 20]]}], "address_budget_start": 7})
     assert cfg.assets[0].tiers()[1].max_leverage == 20 and cfg.address_budget_start == 7
+
+
+# ==================================================================== state-machine invariants
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FLOW = ["0x" + f"{i:02x}" * 20 for i in (0xC1, 0xC2, 0xC3)]
+
+flow_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("place"), st.integers(0, 2), st.booleans(), st.integers(-6, 6),
+                  st.integers(10, 400), st.sampled_from(["Gtc", "Gtc", "Ioc", "Alo"]), st.booleans()),
+        st.tuples(st.just("cancel"), st.integers(0, 2), st.integers(0, 30)),
+    ),
+    max_size=60,
+)
+
+
+def _check_invariants(ex: SimExchange, fees_paid: list[int], closes: int) -> None:
+    v = ex.venue
+    accounts = [v.accounts[a] for a in FLOW]
+    for asset in range(len(v.assets)):
+        lots = [acct.position_lots(asset) for acct in accounts]
+        assert sum(lots) == 0                                     # every fill has two sides
+        assert v.open_interest[asset] == sum(x for x in lots if x > 0)
+        book = v.books[asset]
+        bid, ask = book.best_bid(), book.best_ask()
+        assert not (bid and ask and bid >= ask)                    # never crossed
+    resting = {}
+    for acct in accounts:
+        buys: dict[int, int] = {}
+        sells: dict[int, int] = {}
+        for rec in v.orders.open_of(acct.address).values():
+            o = v.books[rec.asset].order(rec.oid)
+            assert o is not None and o.lots == rec.lots > 0 and o.px == rec.limit_px
+            resting[rec.oid] = rec
+            if rec.reduce_only:                                   # can still reduce, by at most the position
+                pos = acct.position_lots(rec.asset)
+                assert (pos > 0 and not rec.is_buy) or (pos < 0 and rec.is_buy)
+                assert rec.lots <= abs(pos)
+            else:
+                side = buys if rec.is_buy else sells
+                side[rec.asset] = side.get(rec.asset, 0) + rec.limit_px * rec.lots
+        assert {a: n for a, n in acct.open_buy_ntl.items() if n} == buys
+        assert {a: n for a, n in acct.open_sell_ntl.items() if n} == sells
+    assert sum(len(b) for b in v.books) == len(resting)
+    # zero-sum: cash + uPnL at any common price = deposits - fees (basis rounding: <= 1 micro per close)
+    marks = v.marks()
+    total = sum(acct.account_value(marks) for acct in accounts)
+    assert abs(total - (3 * 1_000_000 * 1_000_000 - sum(fees_paid))) <= closes
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flow_ops)
+def test_internal_flow_keeps_the_books_consistent(seq):
+    ex = SimExchange(SimConfig(seed=3), now_ms=Clock())
+    for a in FLOW:
+        ex.create_account(a, 1_000_000)
+    fees: list[int] = []
+    closes = 0
+
+    def on_event(channel, key, data):
+        nonlocal closes
+        if channel == "user" and "fills" in data:
+            for f in data["fills"]:
+                fees.append(round(float(f["fee"]) * 1_000_000))
+                closes += f["dir"] not in ("Open Long", "Open Short")
+
+    ex.add_listener(on_event)
+    for op in seq:
+        if op[0] == "place":
+            _, who, is_buy, off, lots, tif, ro = op
+            ex.internal_place(FLOW[who], "BTC", is_buy, 1_000_000 + 10 * off, lots, tif, reduce_only=ro)
+        else:
+            _, who, k = op
+            mine = ex.open_orders_of(FLOW[who])
+            if mine:
+                ex.internal_cancel(FLOW[who], "BTC", mine[k % len(mine)][0])
+        _check_invariants(ex, fees, closes)
