@@ -226,7 +226,10 @@ def _side(p: dict, c: dict, g: dict, kf: float, sd: float, s: int) -> dict:
         out["code"][i] = code
 
     active = [i for i in range(n) if out["code"][i] < 0]
-    reduce_coins = max(0.0, -p["position"]) if s == 0 else max(0.0, p["position"])
+    if s == 0:
+        reduce_coins = max(0.0, -p["position"] - p["inflight_bid"])
+    else:
+        reduce_coins = max(0.0, p["position"] - p["inflight_ask"])
     p_min = min((price[i] for i in active), default=0.0)
     bankroll = p["available_margin"] * p["allowed_leverage"] * 0.5 + reduce_coins * p_min
     if s == 0:

@@ -225,6 +225,16 @@ def test_zero_margin_still_quotes_the_side_that_reduces_inventory():
     assert lad.asks.size_total <= 0.03 + 1e-12
 
 
+def test_inflight_orders_on_the_reducing_side_use_up_the_margin_free_inventory():
+    free = compute_ladder(btc(available_margin=0.0, position=0.03))
+    assert free.asks.bankroll_usd == pytest.approx(0.03 * free.asks.prices[0])
+    part = compute_ladder(btc(available_margin=0.0, position=0.03, inflight_ask=0.02))
+    assert part.asks.bankroll_usd == pytest.approx(0.01 * part.asks.prices[0])
+    assert part.asks.size_total <= 0.01 + 1e-12
+    none = compute_ladder(btc(available_margin=0.0, position=0.03, inflight_ask=0.03))
+    assert none.asks.n_quoted == 0 and set(none.asks.reasons) == {"margin"}
+
+
 def test_position_room_binds_and_counts_inflight_orders():
     lad = compute_ladder(btc(max_position=0.004, available_margin=1e6))
     assert lad.bids.binding_reason == "position"
@@ -474,8 +484,11 @@ def test_invariants_over_random_snapshots(snap):
     assert bids.sizes.sum() <= max(0.0, p.max_position - p.position - p.inflight_bid) + eps
     assert asks.sizes.sum() <= max(0.0, p.max_position + p.position - p.inflight_ask) + eps
     # margin: both ladders together within the exchange's available margin
-    mb = opening_margin(bids.prices[bq], bids.sizes[bq], max(0.0, -p.position), p.allowed_leverage)
-    ma = opening_margin(asks.prices[aq], asks.sizes[aq], max(0.0, p.position), p.allowed_leverage)
+    # (in-flight orders on a side are assumed to fill first, closing inventory before the ladder)
+    mb = opening_margin(bids.prices[bq], bids.sizes[bq], max(0.0, -p.position - p.inflight_bid),
+                        p.allowed_leverage)
+    ma = opening_margin(asks.prices[aq], asks.sizes[aq], max(0.0, p.position - p.inflight_ask),
+                        p.allowed_leverage)
     assert mb + ma <= p.available_margin * (1 + 1e-9) + 1e-9
     close(bids.margin_used + asks.margin_used, mb + ma, 1e-7)
     if p.tox_bid > c.toxicity_pull:

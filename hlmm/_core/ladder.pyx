@@ -40,6 +40,7 @@ Sizing per side::
 
     kelly    = clamp(kelly_fraction * kelly_regime_mult[regime], kelly_min, kelly_max)
     bankroll = available_margin * allowed_leverage / 2 + reducible_coins * worst_price
+    (reducible = the inventory this side closes, net of in-flight orders on the side)
     target   = kelly * bankroll * min(1, sum_i P_i f*_i)
     notional_i proportional to P_i f*_i, water-filled under max_order_notional per level and
     the side's position room (max_position -/+ position - in-flight, in coins).
@@ -351,12 +352,15 @@ cdef void _size_levels(const market_params_t* p, const ladder_config_t* c, ladde
             na += 1
             if na == 1 or price[i] < p_min:
                 p_min = price[i]
+    # Inventory this side closes (in-flight orders on the side close it first) needs no margin.
     if s == SIDE_BID:
-        reduce_coins = -p.position if p.position < 0.0 else 0.0
+        reduce_coins = -p.position - p.inflight_bid
         room = p.max_position - p.position - p.inflight_bid
     else:
-        reduce_coins = p.position if p.position > 0.0 else 0.0
+        reduce_coins = p.position - p.inflight_ask
         room = p.max_position + p.position - p.inflight_ask
+    if reduce_coins < 0.0:
+        reduce_coins = 0.0
     if room < 0.0:
         room = 0.0
     bankroll = p.available_margin * p.allowed_leverage * 0.5 + reduce_coins * p_min
