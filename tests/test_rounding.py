@@ -44,8 +44,8 @@ def all_valid_between(lo: Decimal, hi: Decimal, px_decimals: int):
 # Decimal prices as the exchange would see them: mantissa * 10**exp.
 decimal_prices = st.builds(
     lambda m, e: Decimal(m).scaleb(e),
-    st.integers(min_value=1, max_value=10**9),
-    st.integers(min_value=-12, max_value=4),
+    st.integers(min_value=1, max_value=10**14 - 1),  # up to 14 significant digits: the exactness contract
+    st.integers(min_value=-16, max_value=4),
 )
 sz_decimals_perp = st.integers(min_value=0, max_value=6)
 directions = st.sampled_from([DOWN, NEAREST, UP])
@@ -259,6 +259,7 @@ def test_step_is_adjacent(units, pxd):
 @example(px=Decimal("1670.1"), szd=5, d=DOWN)
 @example(px=Decimal("0.3"), szd=0, d=DOWN)
 @example(px=Decimal("117365.5"), szd=4, d=NEAREST)
+@example(px=Decimal("975429485839"), szd=0, d=UP)  # 9.75e17 units: beyond 2**53, doubles skip integers
 def test_price_to_units_honours_the_true_decimal(px, szd, d):
     pxd = 6 - szd
     assume(px < Decimal(10) ** 12)
@@ -298,7 +299,7 @@ def test_price_to_units_arbitrary_floats(px, szd, d):
         return
     assert r.py_price_units_valid(units, pxd)
     exact = Decimal(px).scaleb(pxd)  # the float's exact binary value
-    slack = exact * Decimal("1e-12")  # the documented snap window
+    slack = exact * Decimal(r.SNAP_REL)  # the documented snap window
     if d == DOWN:
         assert units <= exact + slack
     elif d == UP:
@@ -311,10 +312,11 @@ def test_price_to_units_arbitrary_floats(px, szd, d):
     szd=st.integers(min_value=0, max_value=8),
     d=directions,
 )
+@example(lots=1000046731, extra=1, szd=0, d=UP)  # 1000046731.001 lots: not a whole lot
 def test_size_to_lots_true_decimal(lots, extra, szd, d):
     # a size with up to 3 more decimals than allowed
     sz = (Decimal(lots) + Decimal(extra) / 1000).scaleb(-szd)
-    assume(sz.scaleb(szd) < Decimal(10) ** 12)
+    assume(len(sz.normalize().as_tuple().digits) <= 14)  # the documented exactness contract
     got = r.py_size_to_lots(float(sz), szd, d)
     exact = sz.scaleb(szd)
     if d == DOWN:

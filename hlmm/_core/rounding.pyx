@@ -18,12 +18,13 @@ Zero is the "no valid value" answer: a price that rounds down below one unit, a
 size below one lot, NaN, non-positive or out-of-range input all return 0 and the
 caller drops the order.
 
-Float inputs are snapped to the nearest integer unit when within a relative
-1e-12 of it before floor/ceil, so 1670.1 * 10 = 16700.999999999998 is 16701
-units, not 16700. A correctly rounded double is within 1.2e-16 (relative) of
-the decimal it stands for, so the snap only ever absorbs representation error,
-never a real fraction of a unit at realistic magnitudes (below ~1e11 units the
-window is under 0.1 unit).
+Float inputs are snapped to a valid price (sizes: to a whole lot) when within a
+relative 2.5e-15 (about 11 ulps) of it before directed rounding, so
+1670.1 * 10 = 16700.999999999998 is 16701 units, not 16700. The window is chosen so that a float that stands for a
+decimal with at most 14 significant digits is rounded as that exact decimal: a
+correctly rounded double and one scaling by 10**k err by at most ~2.3e-16
+(relative), while a 14-digit decimal that is not a whole number of units is at
+least 1e-14 (relative) away from one.
 """
 from libc.stdint cimport int64_t, INT64_MIN
 from libc.math cimport floor, ceil, rint, fabs
@@ -32,7 +33,7 @@ from libc.math cimport floor, ceil, rint, fabs
 cdef int64_t _MAX_UNITS = 9000000000000000000
 cdef double _MAX_UNITS_D = 9.0e18
 # Relative distance to an integer under which a scaled float counts as that integer.
-cdef double _SNAP_REL = 1e-12
+cdef double _SNAP_REL = 2.5e-15
 cdef int64_t _POW10[19]
 
 cdef int _i
@@ -145,31 +146,31 @@ cdef int64_t price_to_units(double px, int px_decimals, int direction) noexcept 
     Down from below one unit gives 0 (no valid price); up or nearest gives 1 unit.
     NaN, inf, px <= 0 and prices beyond MAX_UNITS give 0.
     """
-    cdef double x, lo, hi, dl, du
-    cdef int64_t down, up, tick
+    cdef double x, lo, tol, dl, du
+    cdef int64_t down = 0, up, tick
     if not (px > 0.0) or px_decimals < 0 or px_decimals > 18:
         return 0
     x = px * <double>_POW10[px_decimals]
     if not (x < _MAX_UNITS_D):
         return 0
-    x = _snap(x)
-    if direction < 0:
-        lo = floor(x)
-        if lo < 1.0:
-            return 0
-        return round_price_units(<int64_t>lo, px_decimals, -1)
-    if direction > 0:
-        return round_price_units(<int64_t>ceil(x), px_decimals, 1)
-    # Nearest: compare the two grid neighbours against x itself (rounding x to an
-    # integer first would double-round: 100005.4 must go to 100010, not 100000).
-    hi = ceil(x)
-    up = round_price_units(<int64_t>hi, px_decimals, 1)
+    # The two valid prices around x. Comparing x with them (not rounding x to an
+    # integer first) avoids double rounding: 100005.4 goes to 100010, not 100000.
+    up = round_price_units(<int64_t>ceil(x), px_decimals, 1)
     lo = floor(x)
-    if lo < 1.0:
+    if lo >= 1.0:
+        down = round_price_units(<int64_t>lo, px_decimals, -1)
+    # Snap onto a grid price that x stands for up to float error. Snapping to the grid
+    # (not merely to an integer) also holds above 2**53 units, where doubles are
+    # integers that need not be the decimal meant.
+    tol = _SNAP_REL * x
+    if up - x <= tol:
         return up
-    down = round_price_units(<int64_t>lo, px_decimals, -1)
-    if down == up:
+    if down > 0 and x - down <= tol:
         return down
+    if direction < 0:
+        return down
+    if direction > 0 or down == 0:
+        return up
     dl = x - <double>down
     du = <double>up - x
     if dl < du:
