@@ -177,3 +177,45 @@ def test_bench_matching_baseline_listbook(benchmark, ops):
     benchmark.extra_info["events"] = len(ops)
     n = benchmark.pedantic(run_baseline, setup=lambda: ((ListBook(), ops), {}), rounds=15, iterations=1)
     assert n > 1000
+
+
+# ---- the full order path (informational): the same stream through SimExchange.internal_place ----
+# Margin checks, fills with fees/PnL, order records and event buffering on top of the engine.
+# Its ratio to test_bench_matching_engine[touch] is the sim's overhead over raw matching.
+
+from hlmm.sim.config import SimConfig  # noqa: E402
+from hlmm.sim.exchange import SimExchange  # noqa: E402
+
+FLOW_ACCOUNTS = ["0x" + f"{i + 1:040x}" for i in range(21)]
+
+
+def _sim_with_accounts() -> SimExchange:
+    ex = SimExchange(SimConfig(seed=1), now_ms=lambda: 1_700_000_000_000)
+    for a in FLOW_ACCOUNTS:
+        ex.create_account(a, 1_000_000_000)
+    return ex
+
+
+def run_sim_path(ex: SimExchange, ops: list[tuple]) -> int:
+    """BTC: 1 tick = 10 units ($1); sizes x10 lots so every order is >= $10."""
+    oid_map: dict[int, tuple[str, int]] = {}
+    placed = 0
+    for op in ops:
+        if op[0] == "L":
+            _, oid, owner, is_buy, px, lots = op
+            acct = FLOW_ACCOUNTS[owner]
+            st = ex.internal_place(acct, "BTC", is_buy, 1_000_000 + 10 * (px - 100_000), 10 * lots)
+            if "resting" in st:
+                oid_map[oid] = (acct, st["resting"]["oid"])
+            placed += 1
+        else:
+            hit = oid_map.pop(op[1], None)
+            if hit is not None:
+                ex.internal_cancel(hit[0], "BTC", hit[1])
+    return placed
+
+
+def test_bench_sim_order_path(benchmark):
+    benchmark.extra_info["events"] = len(OPS)
+    n = benchmark.pedantic(run_sim_path, setup=lambda: ((_sim_with_accounts(), OPS), {}), rounds=5, iterations=1)
+    assert n > 1000

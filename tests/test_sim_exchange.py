@@ -1008,3 +1008,19 @@ def test_internal_flow_keeps_the_books_consistent(seq):
             if mine:
                 ex.internal_cancel(FLOW[who], "BTC", mine[k % len(mine)][0])
         _check_invariants(ex, fees, closes)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(-10**18, 10**18), st.integers(0, 10))
+def test_fmt_fixed_matches_decimal(n, decimals):
+    from decimal import Decimal
+
+    from hlmm.sim.numbers import div_round, fmt_fixed
+    ref = format(Decimal(n).scaleb(-decimals), "f")
+    if "." in ref:
+        ref = ref.rstrip("0")
+        ref = ref + "0" if ref.endswith(".") else ref
+    else:
+        ref += ".0"
+    assert fmt_fixed(n, decimals) == ref
+    assert div_round(n, 7) == int((Decimal(n) / 7).quantize(Decimal(1), rounding="ROUND_HALF_UP"))

@@ -31,10 +31,15 @@ def div_ceil(a: int, b: int) -> int:
 
 def fmt_fixed(n: int, decimals: int) -> str:
     """``n / 10**decimals`` as Hyperliquid formats response numbers."""
-    sign = "-" if n < 0 else ""
-    q, r = divmod(abs(n), 10 ** decimals)
-    frac = str(r).rjust(decimals, "0").rstrip("0") if r else "0"
-    return f"{sign}{q}.{frac}"
+    if n < 0:
+        return "-" + fmt_fixed(-n, decimals)
+    s = str(n)
+    if decimals == 0:
+        return s + ".0"
+    if len(s) <= decimals:
+        s = "0" * (decimals + 1 - len(s)) + s
+    frac = s[-decimals:].rstrip("0")
+    return f"{s[:-decimals]}.{frac or '0'}"
 
 
 def fmt_usd(micro: int) -> str:
