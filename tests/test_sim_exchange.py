@@ -332,6 +332,17 @@ def test_per_order_validation_texts(ex, alice):
     assert ex.handle_info({"type": "openOrders", "user": ALICE}) == []
 
 
+def test_whole_batch_prevalidation(ex, alice):
+    assert alice.post({"type": "order", "orders": [], "grouping": "na"}) == {
+        "status": "err", "response": "Empty batch of orders"}
+    assert alice.post({"type": "order", "orders": [W(BTC, True, "99000", "0.001")], "grouping": "normalTpsl"}) == {
+        "status": "err", "response": 'Only grouping "na" is supported by the simulator.'}
+    assert alice.post({"type": "order", "orders": [W(BTC, True, "99000", "0.001")], "grouping": "na",
+                       "builder": {"b": "0x" + "ab" * 20, "f": 10}}) == {
+        "status": "err", "response": "Builder fees are not supported by the simulator."}
+    assert ex.handle_info({"type": "openOrders", "user": ALICE}) == []
+
+
 def test_alo_rejected_when_crossing_and_rests_otherwise(ex, alice):
     mm_quote(ex)
     st = alice.statuses(W(BTC, False, "99999", "0.001", tif="Alo"), W(BTC, False, "100000", "0.001", tif="Alo"))

@@ -85,6 +85,7 @@ INVALID_LEVERAGE = "Invalid leverage value"  # *unconfirmed* text
 LEVERAGE_MARGIN = "Insufficient margin to change leverage"  # *unconfirmed* text
 ISOLATED_UNSUPPORTED = "Isolated margin is not supported by the simulator."
 GROUPING_UNSUPPORTED = "Only grouping \"na\" is supported by the simulator."
+BUILDER_UNSUPPORTED = "Builder fees are not supported by the simulator."
 EMPTY_BATCH = "Empty batch of orders"  # *unconfirmed* text
 AGENT_CANNOT_APPROVE = "Agents cannot approve agents (simulator)."
 NONCE_MISMATCH = "Nonce in action does not match the request nonce (simulator)."

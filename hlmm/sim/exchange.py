@@ -279,18 +279,26 @@ class SimExchange:
         return errors.rate_limited(used, cap, div_round(acct.cum_vlm, MICRO)), False
 
     # ---- order -----------------------------------------------------------------
-    def _parse_order(self, action: dict) -> list[parse.OrderWire]:
+    def _parse_order(self, action: dict) -> tuple[list[parse.OrderWire], str, bool]:
         orders = [parse.order_wire(w) for w in parse.array(action.get("orders"))]
-        parse.grouping(action.get("grouping"))
-        if action.get("builder") is not None:
-            builder = parse.obj(action["builder"])
-            parse.address(builder.get("b"))
-            parse.uint(builder.get("f"))
-        return orders
+        grouping = parse.grouping(action.get("grouping"))
+        builder = action.get("builder") is not None
+        if builder:
+            b = parse.obj(action["builder"])
+            parse.address(b.get("b"))
+            parse.uint(b.get("f"))
+        return orders, grouping, builder
 
-    def _do_order(self, acct: Account, orders: list[parse.OrderWire], now: int, **_: Any) -> dict:
+    def _do_order(self, acct: Account, parsed: tuple[list[parse.OrderWire], str, bool], now: int,
+                  **_: Any) -> dict:
+        orders, grouping, builder = parsed
+        # whole-batch pre-validation, one error for the batch (reference §3)
         if not orders:
             return _err(errors.EMPTY_BATCH)
+        if grouping != "na":
+            return _err(errors.GROUPING_UNSUPPORTED)
+        if builder:
+            return _err(errors.BUILDER_UNSUPPORTED)
         tx = self.venue.new_hash()
         statuses = [self._place_wire(acct, w, now, tx) for w in orders]
         return _ok("order", statuses)
