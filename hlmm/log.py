@@ -50,6 +50,7 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import IO, TYPE_CHECKING, Any
 
+from hlmm.errors import ConfigError
 from hlmm.log_events import COMMON_FIELDS, EVENTS, RESERVED_FIELDS
 from hlmm.redaction import redact
 
@@ -213,6 +214,7 @@ class _Sink(abc.ABC):
     def __init__(self, level: int, streams: frozenset[str] | None) -> None:
         self.level = level
         self.streams = streams
+        self.failures = 0  # writes that raised OSError (reported once on stderr)
 
     def accepts(self, levelno: int, stream: str) -> bool:
         return levelno >= self.level and (self.streams is None or stream in self.streams)
@@ -380,7 +382,9 @@ class _Router:
                 try:
                     sink.write(line, record)
                 except OSError as exc:  # disk full, closed stderr: never crash the loop
-                    _report_sink_failure(sink, exc)
+                    sink.failures += 1
+                    if sink.failures == 1:  # say it once, not once per line
+                        _report_sink_failure(sink, exc)
 
 
 _router = _Router()
@@ -388,7 +392,7 @@ _router = _Router()
 
 def _report_sink_failure(sink: _Sink, exc: OSError) -> None:
     try:
-        sys.__stderr__.write(f"hlmm: log sink {type(sink).__name__} failed: {exc}\n")
+        sys.__stderr__.write(f"hlmm: log sink {type(sink).__name__} failed (further failures not shown): {exc}\n")
     except (OSError, AttributeError, ValueError):
         pass
 
@@ -525,6 +529,7 @@ def configure_logging(
     warning or above.  All files rotate at ``max_bytes`` keeping ``backups`` old files.
     ``console``: ``human``, ``json`` or ``off``, to ``console_stream`` (stderr), at
     ``console_level``.  ``clock`` (Unix seconds) is for tests and replays.
+    A file that cannot be opened raises :class:`~hlmm.errors.ConfigError` (exit 3).
     """
     file_level = _level(level, "logging level")
     con_level = _level(console_level, "console level")
@@ -533,20 +538,23 @@ def configure_logging(
     if max_bytes < 0 or backups < 0:
         raise ValueError("max_bytes and backups must be >= 0")
     sinks: list[_Sink] = []
-    rotation = {"max_bytes": max_bytes, "backups": backups}
-    try:
-        if file:
-            sinks.append(FileSink(file, level=file_level, **rotation))
-        if ops_file:
-            sinks.append(FileSink(ops_file, level=file_level, streams=frozenset({"ops"}), **rotation))
-        if diag_file:
-            sinks.append(FileSink(diag_file, level=file_level, streams=frozenset({"diag"}), **rotation))
-        if error_file:
-            sinks.append(FileSink(error_file, level=LEVELS["warning"], **rotation))
-    except OSError:
-        for sink in sinks:
-            sink.close()
-        raise
+    wanted: list[tuple[str | os.PathLike[str], int, frozenset[str] | None]] = []
+    if file:
+        wanted.append((file, file_level, None))
+    if ops_file:
+        wanted.append((ops_file, file_level, frozenset({"ops"})))
+    if diag_file:
+        wanted.append((diag_file, file_level, frozenset({"diag"})))
+    if error_file:
+        wanted.append((error_file, LEVELS["warning"], None))
+    for path, sink_level, streams in wanted:
+        try:
+            sinks.append(FileSink(path, level=sink_level, streams=streams, max_bytes=max_bytes, backups=backups))
+        except OSError as exc:
+            for sink in sinks:
+                sink.close()
+            raise ConfigError(f"cannot open log file {os.fspath(path)}: {exc.strerror or exc}",
+                              hint="check logging.file / --log-file and the directory's permissions") from None
     if console != "off":
         sinks.append(StreamSink(console_stream, level=con_level, human=console == "human"))
     old = _router.sinks

@@ -161,6 +161,29 @@ def test_global_options_reach_subcommands(runner, temp_command, tmp_path):
     assert json.loads(out.stdout) == {"config": "/etc/hlmm.toml", "log": "None", "json": False}
 
 
+def test_log_file_option_overrides_the_config(runner, temp_command, tmp_path):
+    from cli.common import load_cli_config, setup_logging
+    from hlmm.log import get_logger, shutdown_logging
+
+    @click.command("emit")
+    def emit() -> None:
+        setup_logging(load_cli_config())
+        get_logger("engine").info("shutdown", reason="cli test")
+        shutdown_logging()
+
+    temp_command(emit)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[logging]\nfile = "{tmp_path / "from_config.jsonl"}"\nconsole = "off"\n')
+    out = runner.invoke(cli, ["--config", str(cfg), "--log-file", str(tmp_path / "cli.jsonl"), "emit"])
+    assert out.exit_code == 0, out.output
+    assert json.loads((tmp_path / "cli.jsonl").read_text())["reason"] == "cli test"
+    assert not (tmp_path / "from_config.jsonl").exists()
+    (tmp_path / "blocker").write_text("")
+    out = runner.invoke(cli, ["--config", str(cfg), "--log-file", str(tmp_path / "blocker" / "y.jsonl"), "emit"])
+    assert out.exit_code == 3
+    assert out.stderr.startswith(f"hlmm: error: cannot open log file {tmp_path / 'blocker' / 'y.jsonl'}")
+
+
 # ---------------------------------------------------------------------- config check
 
 

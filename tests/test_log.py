@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from hlmm import log
 from hlmm.config import LoggingConfig
+from hlmm.errors import ConfigError
 from hlmm.log_events import COMMON_FIELDS, EVENTS, RESERVED_FIELDS, STREAMS, field_order
 from hlmm.redaction import PRIVATE_KEY_RE, REDACTED, looks_like_private_key, redact
 
@@ -384,18 +385,24 @@ def test_bad_arguments_and_unwritable_paths(tmp_path):
         log.configure_logging(None, console="xml")
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(OSError):
+    with pytest.raises(ConfigError, match=r"cannot open log file .*file/sub/x.jsonl: .*check logging.file") as info:
         log.configure_logging(blocker / "sub" / "x.jsonl", console="off")
+    assert info.value.exit_code == 3
 
 
-def test_a_failing_sink_does_not_break_the_caller(tmp_path, capsys):
+def test_a_failing_sink_does_not_break_the_caller(tmp_path, capfd):
     class Broken(io.StringIO):
         def write(self, s: str) -> int:
             raise OSError(28, "No space left on device")
 
-    log.configure_logging(tmp_path / "ok.jsonl", console="json", console_stream=Broken())
-    log.get_logger("engine").info("shutdown", reason="still logged")
-    assert read_lines(tmp_path / "ok.jsonl")[0]["reason"] == "still logged"
+    broken = Broken()
+    log.configure_logging(tmp_path / "ok.jsonl", console="json", console_stream=broken)
+    for _ in range(3):
+        log.get_logger("engine").info("shutdown", reason="still logged")
+    assert [r["reason"] for r in read_lines(tmp_path / "ok.jsonl")] == ["still logged"] * 3
+    sink = next(s for s in log._router.sinks if isinstance(s, log.StreamSink))
+    assert sink.failures == 3
+    assert capfd.readouterr().err.count("hlmm: log sink StreamSink failed") == 1
 
 
 def test_stdlib_warnings_are_bridged(tmp_path):
