@@ -48,7 +48,6 @@ from hlmm.config_schema import (
     build_section,
     did_you_mean,
     option,
-    spec_of,
     to_plain,
     toml_value,
     type_name,
@@ -57,6 +56,7 @@ from hlmm.config_schema import (
 from hlmm.errors import ConfigError, RefusedError
 
 __all__ = [
+    "ConfigError",
     "AssetOverride",
     "AssetsConfig",
     "CalibrationConfig",
@@ -75,6 +75,7 @@ __all__ = [
     "dump_fragment",
     "load_config",
     "load_fragment",
+    "venue_is_mainnet",
 ]
 
 DEFAULT_CONFIG_FILE = "hlmm.toml"
@@ -193,7 +194,8 @@ class AssetOverride:
 class AssetsConfig:
     """Which coins to quote, with optional per-coin overrides."""
 
-    coins: tuple[str, ...] = option(("BTC",), "perpetuals to quote", nonempty=True, unique=True, check=None)
+    coins: tuple[str, ...] = option(("BTC",), "perpetuals to quote (HIP-3 coins as dex:COIN)",
+                                    nonempty=True, unique=True)
     overrides: Mapping[str, AssetOverride] = option(
         MappingProxyType({}), "per-coin [strategy]/[risk] values: [assets.overrides.<COIN>.strategy]", raw=True)
 
@@ -263,8 +265,10 @@ class StrategyConfig:
     toxic_hours_utc: tuple[int, ...] = option(
         (6, 7, 14), "UTC hours when gamma is multiplied by toxic_gamma_multiplier", lo=0, hi=23, unique=True)
     toxic_gamma_multiplier: float = option(2.0, "gamma multiplier during toxic hours", lo=1, hi=20)
-    toxicity_widen_threshold: float = option(0.5, "toxicity score above which a side is widened", lo=0, hi=1)
-    toxicity_pull_threshold: float = option(0.8, "toxicity score above which a side is not quoted", lo=0, hi=1)
+    toxicity_widen_threshold: float = option(0.5, "toxicity score (0 to 1) above which a side is widened",
+                                             lo=0, hi=1)
+    toxicity_pull_threshold: float = option(0.8, "toxicity score (0 to 1) above which a side is not quoted at all",
+                                            lo=0, hi=1)
     warmup: WarmupConfig = option(WarmupConfig(), "requirements before the first quote")
 
     def cross_check(self) -> list[tuple[str, str]]:

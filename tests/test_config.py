@@ -551,6 +551,33 @@ def test_every_active_key_in_the_example_has_a_comment_and_its_default():
         assert f"Default: {toml_value(value)}" in lines[i - 1]
 
 
+def test_example_comments_match_the_option_docs():
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    docs = {}
+
+    def walk(cls, path):
+        for f, tp in fields_of(cls):
+            if dataclasses.is_dataclass(tp):
+                walk(tp, f"{path}.{f.name}")
+            elif not spec_of(f).raw:
+                docs[f"{path}.{f.name}"] = spec_of(f).doc
+
+    for name, cls in SECTIONS.items():
+        walk(cls, name)
+    table, seen = "", set()
+    for i, line in enumerate(lines):
+        header = re.match(r"^\[([a-z_.]+)\]$", line)
+        if header:
+            table = header.group(1)
+        keyline = re.match(r"^([a-z_]+) = ", line)
+        if keyline:
+            key = f"{table}.{keyline.group(1)}"
+            block = " ".join(lines[i - 3:i])
+            assert docs[key] in block, f"{key}: example comment differs from the option doc {docs[key]!r}"
+            seen.add(key)
+    assert seen == set(docs)
+
+
 def test_floats_in_messages_are_plain():
     # the value in the message is the TOML literal the user wrote (no float noise)
     with pytest.raises(ConfigError) as info:
