@@ -86,7 +86,7 @@ def check(ctx: click.Context, file: str | None, as_json: bool) -> None:
         click.echo("no config file (none given, no ./hlmm.toml): these are the built-in defaults")
     else:
         plural = "" if changed == 1 else "s"
-        click.echo(f"{shown}: valid ({changed} value{plural} set by the file, {len(rows) - changed} defaults)")
+        click.echo(f"{shown}: valid ({changed} value{plural} set in config files, {len(rows) - changed} defaults)")
 
 
 @config.command("events")

@@ -62,13 +62,18 @@ def refuse_keys_in_text(text: str, file: str) -> None:
 def config_error(origin: str | None, issues: Issues, lines: Mapping[str, int] | None = None) -> ConfigError:
     """One ConfigError for all ``issues``, each prefixed with ``origin[:line]``."""
 
+    def line_of(key: str) -> int | None:
+        return find_line(key, lines) if lines else None
+
     def locate(key: str, text: str) -> str:
-        line = find_line(key, lines) if lines else None
+        line = line_of(key)
         if origin is None:
             return text
         return f"{origin}:{line}: {text}" if line else f"{origin}: {text}"
 
-    located = [(key, locate(key, text)) for key, text in issues]
+    # in file order when lines are known (stable: unplaced issues keep their order, last)
+    ordered = sorted(issues, key=lambda issue: line_of(issue[0]) or float("inf"))
+    located = [(key, locate(key, text)) for key, text in ordered]
     if len(located) == 1:
         return ConfigError(located[0][1], issues=located)
     head = f"{origin}: " if origin else ""

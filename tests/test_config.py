@@ -175,6 +175,12 @@ def test_message_names_file_and_line(tmp_path):
     assert str(err).startswith(f"{tmp_path / 'hlmm.toml'}:5: risk.kill_action = \"halt\"")
 
 
+def test_problems_are_listed_in_file_order(tmp_path):
+    err = error_of(tmp_path, '[risk]\nkill_action = "halt"\nmax_position_usd = "100"\n')
+    assert [key for key, _ in err.issues] == ["risk.kill_action", "risk.max_position_usd"]  # not field order
+    assert [text.split(": ")[0][-1] for _, text in err.issues] == ["2", "3"]
+
+
 def test_every_problem_is_reported_at_once(tmp_path):
     err = error_of(tmp_path, """
 [strategy]
