@@ -52,7 +52,6 @@ budget re-split over the rest (fund 13 levels well rather than 25 below the exch
 """
 from libc.math cimport erfc, exp, log1p, sqrt, isfinite
 from libc.stdint cimport int64_t
-from libc.string cimport memset
 
 from hlmm._core.rounding cimport (
     pow10, price_to_units, units_to_price, size_to_lots, lots_to_size, notional_units_ok,
