@@ -200,10 +200,13 @@ def format_human(record: dict[str, Any]) -> str:
     for key, value in record.items():
         if key in RESERVED_FIELDS:
             continue
-        if isinstance(value, str):
-            text = value if _BARE_VALUE.match(value) else json.dumps(value, ensure_ascii=False)
-        else:
+        if not isinstance(value, str):
             text = to_json(value)
+            if not text.startswith('"'):
+                parts.append(f"{key}={text}")
+                continue
+            value = json.loads(text)  # Decimal, enum, bytes… shown like plain strings
+        text = value if _BARE_VALUE.match(value) else json.dumps(value, ensure_ascii=False)
         parts.append(f"{key}={text}")
     return redact(" ".join(parts))
 

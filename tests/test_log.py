@@ -349,11 +349,15 @@ def test_human_console_format():
     console = io.StringIO()
     log.configure_logging(None, console="human", console_stream=console, clock=lambda: T0)
     log.get_logger("engine.reconcile").info("reconcile_diff", keep=3, modify=0, cancel=1, place=2, coin="BTC")
+    log.get_logger("engine.fills").info("fill", px=Decimal("97215.0"), side=Side.BUY, fee_token=Decimal("1E+2"),
+                                        cloid=b"\x01", start_position=[1, "a b"])
     log.get_logger("engine.orders").warning("order_rejected", cloid=CLOID, reason="Post only order would have "
                                             "immediately matched", px=97000.5, side="B", sz=None)
     lines = console.getvalue().splitlines()
     assert lines[0] == "15:13:53 INFO  engine.reconcile reconcile_diff keep=3 modify=0 cancel=1 place=2 coin=BTC"
-    assert lines[1] == (f"15:13:53 WARNING engine.orders order_rejected cloid={CLOID} "
+    assert lines[1] == ('15:13:53 INFO  engine.fills fill px=97215.0 side=B fee_token=1E+2 cloid=0x01 '
+                        'start_position=[1,"a b"]')
+    assert lines[2] == (f"15:13:53 WARNING engine.orders order_rejected cloid={CLOID} "
                         'reason="Post only order would have immediately matched" px=97000.5 side=B sz=null')
 
 
