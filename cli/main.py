@@ -26,6 +26,7 @@ from hlmm.redaction import redact
 
 COMMANDS: tuple[str, ...] = (
     "cli.config:config",
+    "cli.sim:sim",
 )
 
 
@@ -41,6 +42,10 @@ class HlmmGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("\nhlmm: interrupted", err=True)
             ctx.exit(ExitCode.INTERRUPTED)
+        except BrokenPipeError:  # the reader went away (`hlmm … | head`): stop quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush cannot fail again
+            ctx.exit(ExitCode.FAILURE)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as exc:  # a bug: say so in one line, keep the traceback opt-in

@@ -320,6 +320,19 @@ def test_subprocess_exit_codes_and_streams(tmp_path):
     assert done.returncode == 0 and "130  interrupted" in done.stdout
 
 
+def test_a_closed_pipe_is_not_an_error():
+    env = {k: v for k, v in os.environ.items() if k != "HLMM_CONFIG"}
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line (like `| head -0`): deterministic EPIPE
+    try:
+        done = subprocess.run([sys.executable, "-m", "cli.main", "config", "events"], cwd=REPO, env=env,
+                              stdout=write_end, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1
+    assert done.stderr == b""
+
+
 def test_installed_entry_point(tmp_path):
     done = subprocess.run(["hlmm", "config", "check", "--json"], capture_output=True, text=True, timeout=60,
                           cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != "HLMM_CONFIG"})
