@@ -11,13 +11,13 @@ from tests.synthetic import microprice_series
 
 def reference_rls(t, mid, x1, x2, horizon, max_gap, lam, p0):
     """Label each row with the mid prevailing at t+horizon (the last update at or before it), known
-    at the first update after it; drop labels inside a feed gap longer than max_gap; then RLS."""
+    at the first update after it; drop labels whose prevailing mid is older than max_gap; then RLS."""
     beta = np.zeros(3)
     P = np.eye(3) * p0
     used = 0
     for i in range(len(t)):
         j = np.searchsorted(t, t[i] + horizon, side="right")     # first update after the horizon
-        if j >= len(t) or t[j] - t[j - 1] > max_gap:
+        if j >= len(t) or t[i] + horizon - t[j - 1] > max_gap:
             continue
         x = np.array([1.0, x1[i], x2[i]])
         y = math.log(mid[j - 1] / mid[i]) * 1e4
@@ -66,9 +66,9 @@ def test_ring_buffer_labels_match_reference_on_irregular_times():
     mid = 50.0 * np.exp(np.cumsum(rng.normal(0, 1e-4, n)))
     x1 = rng.uniform(-1, 1, n)
     x2 = rng.uniform(-1, 1, n)
-    m = Microprice(horizon_ms=1000, max_feed_gap_ms=1000, forgetting=0.995, min_samples=10)
+    m = Microprice(horizon_ms=1000, max_feed_gap_ms=500, forgetting=0.995, min_samples=10)
     m.update_many(t, mid, x1, x2)
-    beta, used = reference_rls(t, mid, x1, x2, 1000, 1000, 0.995, 1000.0)
+    beta, used = reference_rls(t, mid, x1, x2, 1000, 500, 0.995, 1000.0)
     assert m.samples == used
     assert m.dropped_stale > 0
     assert m.drift_bps == pytest.approx(beta[0], rel=1e-9, abs=1e-12)

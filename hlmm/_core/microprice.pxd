@@ -42,7 +42,7 @@ cdef class Microprice:
 
     cdef readonly int64_t samples          # labels resolved into the regression
     cdef readonly int64_t resets           # EMA pulled back to mid after diverging
-    cdef readonly int64_t dropped_stale    # labels that fell in a feed gap
+    cdef readonly int64_t dropped_stale    # labels whose prevailing mid was too old
     cdef readonly int64_t dropped_capacity # feature rows not stored because the buffer was full
     cdef readonly int64_t rejected
 

@@ -10,9 +10,9 @@ Model. The forward log return of the mid over ``horizon_ms``, in bps, is regress
 ``forgetting`` (memory ~ 1/(1 - forgetting) labels). Each update stores its feature row in a
 ring buffer; its label is the mid *prevailing* at ``t + horizon_ms`` (the last update at or
 before it: the book is piecewise constant between updates), known once an update after that
-instant arrives. A label whose instant falls in a silence of the feed longer than
-``max_feed_gap_ms`` is dropped (the feed may have missed changes); feed the mid at least that
-often, e.g. every quote cycle, even when it has not changed. The intercept absorbs drift so the two betas are not biased by a trend; it
+instant arrives. A label whose prevailing mid is older than ``max_feed_gap_ms`` at the horizon
+is dropped (the feed may have missed changes); feed the mid at least that often, e.g. every
+quote cycle, even when it has not changed. The intercept absorbs drift so the two betas are not biased by a trend; it
 is reported (``drift_bps``) but never applied to the price.
 
 Output. ``raw_adjustment_bps = beta_book * book_imbalance + beta_flow * flow_imbalance`` once
@@ -53,7 +53,7 @@ cdef class Microprice:
     max_divergence_bps: reset the EMA to mid beyond this distance (default 100).
     min_samples: resolved labels before the betas move the price (default 100).
     sample_interval_ms: store a feature row at most this often (default 0: every update).
-    max_feed_gap_ms: drop labels that fall in a gap between updates longer than this
+    max_feed_gap_ms: drop labels whose prevailing mid is older than this at the horizon
         (default 5000).
     capacity: pending feature rows held (power of two, default 4096).
     p0: initial RLS covariance diagonal, bps^2 per unit feature^2 (default 1000).
@@ -178,13 +178,13 @@ cdef class Microprice:
     cdef void _resolve(self, int64_t t_ms) noexcept nogil:
         # Rows due strictly before t_ms: the previous update (at or before their due time, or it
         # would have resolved them) holds the mid prevailing at the horizon.
-        cdef int64_t slot
-        cdef bint gap = t_ms - self.last_ms > self.max_feed_gap_ms
+        cdef int64_t slot, due
         while self.tail < self.head:
             slot = self.tail & self.mask
-            if self.pend_t[slot] + self.horizon_ms >= t_ms:
+            due = self.pend_t[slot] + self.horizon_ms
+            if due >= t_ms:
                 break
-            if gap:
+            if due - self.last_ms > self.max_feed_gap_ms:
                 self.dropped_stale += 1
             else:
                 self._rls(self.pend_x1[slot], self.pend_x2[slot],
