@@ -96,7 +96,7 @@ def hawkes_mle(times_s, horizon_s=None) -> dict:
     if not np.all(np.isfinite(t)) or np.any(np.diff(t) < 0):
         raise ValueError("hawkes_mle needs finite event times in non-decreasing order")
     t = t - t[0]
-    horizon = float(t[-1] if horizon_s is None else horizon_s - times_s[0])
+    horizon = float(t[t.shape[0] - 1] if horizon_s is None else horizon_s - float(times_s[0]))
     if not horizon > 0:
         raise ValueError("hawkes_mle needs an observation window longer than zero")
     rate = t.shape[0] / horizon
