@@ -26,7 +26,6 @@ from hlmm.redaction import redact
 
 COMMANDS: tuple[str, ...] = (
     "cli.config:config",
-    "cli.sim:sim",
 )
 
 
