@@ -26,29 +26,18 @@ cancelByCloid, modify (cancel + new order with a new oid, keeping the cloid),
 batchModify, scheduleCancel, updateLeverage (cross only), noop, approveAgent.
 Trigger orders and isolated margin are refused with a specific error text.
 
-Internal API for market-flow agents (``hlmm.sim.market``), no signatures, nonces
-or rate limits, but the same matching, fees, margin and events:
-
-    create_account(address, usdc=0)          new account (lower-cased address)
-    fund(address, usdc)                      deposit USDC
-    internal_place(account, coin, is_buy, px_units, sz_lots, tif="Gtc",
-                   reduce_only=False, cloid=None) -> status dict, as in an order response
-    internal_cancel(account, coin, oid) -> bool
-    internal_cancel_all(account, coin=None) -> int
-    set_oracle(coin, px)                     the oracle price funding and premium use
-    book_top(coin) -> (bid_px, bid_lots, ask_px, ask_lots)   units/lots, 0 = empty
-    position_lots(account, coin) -> int;  open_orders_of(account, coin=None)
-    asset(coin) -> AssetInfo;  now() -> ms
-    attach_market(market)                    market.step(now_ms) runs from advance();
-                                             market.truth() answers {"type":"simTruth"}
-
-Internal orders placed from ``market.step`` are stamped with advance's ``now_ms``.
+The internal API for market-flow agents (no signatures, nonces or rate limits; the
+same matching, fees, margin and events) is ``hlmm.sim.flow_api.MarketFlowAPI``,
+inherited here: ``create_account``, ``fund``, ``internal_place``, ``internal_cancel``,
+``internal_cancel_all``, ``set_oracle``, ``book_top``, ``position_lots``,
+``open_orders_of``, ``asset``, ``now``, ``attach_market`` (``market.step(now_ms)``
+from ``advance()``, ``market.truth()`` for simTruth).
 """
 from __future__ import annotations
 
 import re
 import time
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from hlmm.exchange import wire
 from hlmm.exchange.assets import AssetInfo, AssetRegistry
@@ -65,6 +54,7 @@ from hlmm.sim.config import SimConfig
 from hlmm.sim.errors import SimError, bad_request
 from hlmm.sim.events import Listener
 from hlmm.sim.exchange_faults import ExchangeFaults
+from hlmm.sim.flow_api import Market, MarketFlowAPI
 from hlmm.sim.info import InfoService, info_weight, meta_json
 from hlmm.sim.nonces import NonceSet
 from hlmm.sim.numbers import MICRO, div_round, usd_to_micro
@@ -75,15 +65,7 @@ _BATCH_KEYS = ("orders", "cancels", "modifies")
 MAX_NAMED_AGENTS = 3
 
 
-class Market(Protocol):
-    """What the sim needs of an attached market-flow object."""
-
-    def step(self, now_ms: int) -> None: ...
-
-    def truth(self) -> dict: ...
-
-
-class SimExchange:
+class SimExchange(MarketFlowAPI):
     """The sim's exchange.  See the module docstring; the transport contract is in TEAM.md."""
 
     def __init__(self, config: SimConfig, now_ms: Callable[[], int] | None = None) -> None:
@@ -492,116 +474,6 @@ class SimExchange:
         self._agents[agent] = (acct.address, valid_until)
         self._agent_nonces[agent] = NonceSet()
         return _default()
-
-    # ---- internal API (market flow) ----------------------------------------------
-    def attach_market(self, market: Market) -> None:
-        """Attach the market-flow object: ``step(now_ms)`` from advance(), ``truth()`` for simTruth."""
-        self.market = market
-
-    def create_account(self, address: str, usdc: float | int | str = 0) -> None:
-        """Open an account (an address the sim knows) and deposit ``usdc``."""
-        if not parse.is_address(address):
-            raise SimError(f"account address must be 0x + 40 hex digits, got {address!r}")
-        address = address.lower()
-        if address in self.venue.accounts:
-            raise SimError(f"account {address} already exists")
-        acct = self.venue.create_account(address)
-        if usdc:
-            self.fund(address, usdc)
-        else:
-            acct.cash = 0
-
-    def fund(self, address: str, usdc: float | int | str) -> None:
-        """Deposit ``usdc`` (> 0) into an existing account."""
-        acct = self._internal_account(address)
-        try:
-            micro = usd_to_micro(usdc)
-        except (ValueError, ZeroDivisionError):
-            raise SimError(f"USDC amount must be a number, got {usdc!r}") from None
-        if micro <= 0:
-            raise SimError(f"a deposit must be positive, got {usdc!r}")
-        self.venue.deposit(acct, micro)
-
-    def controls(self, master: str, sub_account: str) -> None:
-        """Let ``master`` (and its agents) act for ``sub_account`` via vaultAddress."""
-        self._internal_account(master).controls.add(self._internal_account(sub_account).address)
-
-    def _internal_account(self, address: str) -> Account:
-        acct = self.venue.accounts.get(address.lower()) if isinstance(address, str) else None
-        if acct is None:
-            raise SimError(f"unknown account {address!r}; create it with create_account()")
-        return acct
-
-    def asset(self, coin: str) -> AssetInfo:
-        asset = self.venue.asset_of.get(coin)
-        if asset is None:
-            raise SimError(f"unknown coin {coin!r}; the sim trades {', '.join(self.venue.coins)}")
-        return self.venue.infos[asset]
-
-    def internal_place(self, account: str, coin: str, is_buy: bool, px_units: int, sz_lots: int,
-                       tif: str = "Gtc", reduce_only: bool = False, cloid: str | None = None) -> dict:
-        """Place an order for an internal account; returns the order status as the wire would."""
-        acct = self._internal_account(account)
-        info = self.asset(coin)
-        if tif not in ("Gtc", "Alo", "Ioc"):
-            raise SimError(f"tif must be Gtc, Alo or Ioc, got {tif!r}")
-        if cloid is not None:
-            cloid = parse.cloid(cloid)
-        problem = wire.check_order(int(px_units), int(sz_lots), info, reduce_only)
-        if problem is not None:
-            return {"error": problem}
-        now = self.now()
-        try:
-            return self.venue.place(acct, info.asset_id, bool(is_buy), int(px_units), int(sz_lots), tif,
-                                    reduce_only, cloid, now, self.venue.new_hash())
-        finally:
-            self.venue.flush(now)
-
-    def internal_cancel(self, account: str, coin: str, oid: int) -> bool:
-        """Cancel an internal account's open order; False if it is not open (or the book is frozen)."""
-        acct = self._internal_account(account)
-        info = self.asset(coin)
-        rec = self.venue.orders.open.get(oid)
-        if rec is None or rec.user != acct.address or rec.asset != info.asset_id or self.faults.is_frozen(coin):
-            return False
-        now = self.now()
-        self.venue.cancel(rec, "canceled", now)
-        self.venue.flush(now)
-        return True
-
-    def internal_cancel_all(self, account: str, coin: str | None = None) -> int:
-        """Cancel every open order of an internal account (on one coin); returns how many."""
-        acct = self._internal_account(account)
-        asset = None if coin is None else self.asset(coin).asset_id
-        now = self.now()
-        n = 0
-        for rec in list(self.venue.orders.open_of(acct.address).values()):
-            if (asset is None or rec.asset == asset) and not self.faults.is_frozen(rec.coin):
-                self.venue.cancel(rec, "canceled", now)
-                n += 1
-        self.venue.flush(now)
-        return n
-
-    def set_oracle(self, coin: str, px: float) -> None:
-        """Set the oracle price (funding and premium use it)."""
-        info = self.asset(coin)
-        if not isinstance(px, (int, float)) or isinstance(px, bool) or not px > 0:
-            raise SimError(f"oracle price must be a positive number, got {px!r}")
-        self.venue.oracle[info.asset_id] = max(1, round(px * 10 ** info.px_decimals))
-
-    def book_top(self, coin: str) -> tuple[int, int, int, int]:
-        bp, bl, _bn, ap, al, _an = self.venue.books[self.asset(coin).asset_id].bbo()
-        return bp, bl, ap, al
-
-    def position_lots(self, account: str, coin: str) -> int:
-        return self._internal_account(account).position_lots(self.asset(coin).asset_id)
-
-    def open_orders_of(self, account: str, coin: str | None = None) -> list[tuple[int, bool, int, int]]:
-        """(oid, is_buy, px units, lots) of an account's open orders, oldest first."""
-        acct = self._internal_account(account)
-        asset = None if coin is None else self.asset(coin).asset_id
-        return [(r.oid, r.is_buy, r.limit_px, r.lots) for r in self.venue.orders.open_of(acct.address).values()
-                if asset is None or r.asset == asset]
 
 
 def _ok(kind: str, statuses: list) -> dict:
