@@ -66,11 +66,9 @@ class MarketFlowAPI:
         address = address.lower()
         if address in self.venue.accounts:
             raise SimError(f"account {address} already exists")
-        acct = self.venue.create_account(address)
+        self.venue.create_account(address)
         if usdc:
             self.fund(address, usdc)
-        else:
-            acct.cash = 0
 
     def fund(self, address: str, usdc: float | int | str) -> None:
         """Deposit ``usdc`` (> 0) into an existing account."""

@@ -21,7 +21,7 @@ from hlmm.sim import parse
 from hlmm.sim.accounts import Account, tier_max_leverage
 from hlmm.sim.config import SimConfig
 from hlmm.sim.errors import bad_request
-from hlmm.sim.marketdata import DAY, INTERVALS_MS
+from hlmm.sim.marketdata import INTERVALS_MS
 from hlmm.sim.numbers import fmt_derived_px, fmt_fixed, fmt_fraction, fmt_usd
 
 if TYPE_CHECKING:
@@ -379,5 +379,3 @@ def aggregate_by_time(fills: list[dict]) -> list[dict]:
             out.append(f)
     return out
 
-
-__all__ = ["InfoService", "info_weight", "meta_json", "aggregate_by_time", "DAY"]
