@@ -635,6 +635,13 @@ def test_bad_signature_and_malformed_bodies(ex, alice):
         assert (e.value.status, e.value.text) == (422, DESERIALIZE_FAILED)
 
 
+def test_unsupported_real_actions_are_refused_by_name(ex, alice):
+    assert alice.post({"type": "updateIsolatedMargin", "asset": 0, "isBuy": True, "ntli": 1000000}) == {
+        "status": "err", "response": "Action updateIsolatedMargin is not supported by the simulator."}
+    assert alice.post({"type": "twapCancel", "a": 0, "t": 1})["response"] == \
+        "Action twapCancel is not supported by the simulator."
+
+
 def test_nonce_window_and_highest_100(ex, alice, clock):
     too_low = T0 - 2 * 86_400_000
     assert alice.post({"type": "noop"}, nonce=too_low)["response"] == \

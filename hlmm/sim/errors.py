@@ -99,6 +99,10 @@ def too_many_agents(limit: int) -> str:
     return f"Too many named agents: at most {limit} (simulator)."
 
 
+def action_unsupported(kind: str) -> str:
+    return f"Action {kind} is not supported by the simulator."
+
+
 def schedule_volume(required_usd: int, traded_usd: int) -> str:
     return (
         "Cannot set scheduled cancel time until enough volume traded. "

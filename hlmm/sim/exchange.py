@@ -62,6 +62,14 @@ from hlmm.sim.venue import Venue
 
 _VALID_UNTIL = re.compile(r"^(.*?)\s*valid_until\s+(\d+)$")
 _BATCH_KEYS = ("orders", "cancels", "modifies")
+# Real Hyperliquid actions the sim does not implement: refused by name rather than with a 422,
+# so a client sees that the exchange understood the request.
+UNSUPPORTED_ACTIONS = frozenset({
+    "updateIsolatedMargin", "topUpIsolatedOnlyMargin", "usdSend", "spotSend", "withdraw3", "usdClassTransfer",
+    "sendAsset", "approveBuilderFee", "createSubAccount", "subAccountTransfer", "vaultTransfer", "setReferrer",
+    "twapOrder", "twapCancel", "reserveRequestWeight", "claimRewards", "tokenDelegate", "createVault",
+    "cDeposit", "cWithdraw", "evmUserModify", "registerReferrer", "convertToMultiSigUser", "multiSig",
+})
 MAX_NAMED_AGENTS = 3
 
 
@@ -156,6 +164,8 @@ class SimExchange(MarketFlowAPI):
         kind = action.get("type")
         handler = self._ACTIONS.get(kind)  # type: ignore[arg-type]
         if handler is None:
+            if kind in UNSUPPORTED_ACTIONS:
+                return _err(errors.action_unsupported(kind))  # type: ignore[arg-type]
             raise bad_request()
         nonce = parse.uint(body.get("nonce"))
         signature = parse.obj(body.get("signature"))
