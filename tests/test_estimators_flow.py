@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from hlmm._core.flow import OrderFlow, hawkes_log_likelihood, hawkes_mle
-from tests.synthetic import exponential_trades, hawkes_times
+from synthetic import exponential_trades, hawkes_times
 
 
 def direct_volumes(t_ms, size, side, now_ms, half_life_s):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from hlmm._core.intensity import FillIntensity
-from tests.synthetic import exponential_trades
+from synthetic import exponential_trades
 
 HOUR_MS = 3_600_000
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from hlmm._core.markouts import DEFAULT_HORIZONS_MS, Markouts
-from tests.synthetic import depth_decay_markouts
+from synthetic import depth_decay_markouts
 
 # The mid tape: changes, plus the unchanged mid re-sent every 2 s (as each quote cycle does), so no
 # silence exceeds max_feed_gap_ms.

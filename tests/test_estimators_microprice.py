@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from hlmm._core.microprice import Microprice, book_imbalance
-from tests.synthetic import microprice_series
+from synthetic import microprice_series
 
 
 def reference_rls(t, mid, x1, x2, horizon, max_gap, lam, p0):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from hlmm._core.toxicity import ASK, BID, DEFAULT_WEIGHTS, FEATURE_NAMES, Cusum, Toxicity
-from tests.synthetic import gbm, logistic_samples
+from synthetic import gbm, logistic_samples
 
 
 def shifted_normals(seed, n_before=500, n_after=200, shift=1.0):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from hlmm._core.volatility import Volatility
-from tests.synthetic import gbm
+from synthetic import gbm
 
 SIGMA = 2e-4  # 2 bps per sqrt(second)
 
