@@ -26,6 +26,7 @@ from hlmm.redaction import redact
 
 COMMANDS: tuple[str, ...] = (
     "cli.config:config",
+    "cli.sim:sim",
 )
 
 
