@@ -41,6 +41,7 @@ from hlmm.exchange.keys import Credentials
 from hlmm.exchange.nonces import NonceSource
 from hlmm.exchange.signing import USER_SIGNED_TYPES, sign_l1_action, sign_user_signed_action
 from hlmm.exchange.urls import base_url as normalize_base_url
+from hlmm.exchange.user_actions import approve_agent_action
 from hlmm.exchange.urls import is_mainnet
 from hlmm.log import get_logger
 
@@ -353,8 +354,7 @@ class ExchangeClient:
         if self.credentials.is_agent:
             raise ExchangeError("approveAgent must be signed by the master account, not an agent wallet")
         nonce = self.nonces.next()
-        action: dict[str, Any] = {"type": "approveAgent", "agentAddress": agent_address.lower(),
-                                  "agentName": agent_name or "", "nonce": nonce}
+        action = approve_agent_action(agent_address, agent_name, nonce)
         primary_type, payload_types = USER_SIGNED_TYPES["approveAgent"]
         signature = sign_user_signed_action(self.credentials.wallet, action, payload_types, primary_type,
                                             self.is_mainnet)
