@@ -328,7 +328,7 @@ def test_control_get_and_validation(sim):
     conn.request("GET", "/sim/control")
     state = json.loads(conn.getresponse().read())
     assert state["status"] == "ok" and set(FAULT_KEYS) <= set(state["faults"])
-    for body, text in ((b'{"bogus": 1}', "unknown fault 'bogus'"),
+    for body, text in ((b'{"bogus": 1}', "unknown control key(s) 'bogus'"),
                        (b'{"push_drop_prob": 2}', "push_drop_prob is a probability"),
                        (b'{"http_429_next": 1.5}', "http_429_next must be a whole number"),
                        (b'{"drop_ws_now": "later"}', "drop_ws_now must be"),
@@ -338,6 +338,11 @@ def test_control_get_and_validation(sim):
         assert status == 400 and text in answer, answer
     # a rejected control request changed nothing
     assert sim.control({})["faults"]["push_drop_prob"] == 0
+    status, _, answer = post_raw(sim.url, "/sim/control", b'{"push_drop_prob": 0.5, "reject_next_orders": -1}')
+    assert status == 400 and sim.control({})["faults"]["push_drop_prob"] == 0
+    state = sim.control({"reject_next_orders": 3, "clear": True})
+    assert state["exchange_faults"]["reject_next"] == 3       # clear is applied first
+    assert sim.control({"clear": True})["exchange_faults"]["reject_next"] == 0
 
 
 def test_control_passes_exchange_faults_through(sim, demo):

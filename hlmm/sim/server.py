@@ -29,7 +29,7 @@ from aiohttp import WSMsgType, web
 
 from hlmm.log import get_logger
 from hlmm.sim.errors import SimRequestError
-from hlmm.sim.faults import FaultConfigError, TransportFaults
+from hlmm.sim.faults import FAULT_KEYS, FaultConfigError, TransportFaults
 
 log = get_logger("sim.server")
 
@@ -37,6 +37,14 @@ BANNER = "Websocket connection established."
 DESERIALIZE_ERROR = "Failed to deserialize the JSON body into the target type"
 RATE_LIMIT_TEXT = "Too many requests: the IP weight limit ({limit} per minute) is exceeded"
 PONG_FRAME = '{"channel":"pong"}'
+
+# control-request keys beside the transport faults (FAULT_KEYS), with their meaning
+CONTROL_KEYS = {
+    "clear": "true: turn every transport and exchange fault off (applied first)",
+    "drop_ws_now": 'true or "close": close every WebSocket now (code 1012); "abort": cut the TCP connections',
+    "reject_next_orders": "the exchange rejects the next N signed orders",
+    "freeze_book": 'true/false for every coin, or {"BTC": true}: the book neither changes nor is pushed',
+}
 
 _ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 # subscription type -> (channel of its pushes, required string field or None)
@@ -277,14 +285,16 @@ class SimServer:
     def control(self, settings: dict[str, Any]) -> dict[str, Any]:
         """Apply a control request (see the module doc and readme) and return the state.
 
-        Keys: any transport fault of ``hlmm.sim.faults.FAULT_KEYS``, plus
-        ``clear`` (true: all transport faults off, applied first), ``drop_ws_now``
-        (``true``/``"close"``: close every WS with 1012; ``"abort"``: cut the TCP
-        connections), ``reject_next_orders`` (int) and ``freeze_book`` (true/false for
-        every coin, or ``{"BTC": true}`` per coin), which go to the exchange's own faults.
+        Keys: any transport fault of ``hlmm.sim.faults.FAULT_KEYS`` and the keys of
+        ``CONTROL_KEYS`` (``reject_next_orders`` and ``freeze_book`` go to the
+        exchange's own faults).  Validated as a whole before anything changes.
         """
         if not isinstance(settings, dict):
             raise FaultConfigError("control request body must be a JSON object")
+        unknown = sorted(set(settings) - set(FAULT_KEYS) - set(CONTROL_KEYS))
+        if unknown:
+            raise FaultConfigError(f"unknown control key(s) {', '.join(map(repr, unknown))}; known: "
+                                   f"{', '.join([*CONTROL_KEYS, *FAULT_KEYS])}")
         settings = dict(settings)
         clear = settings.pop("clear", False)
         drop = settings.pop("drop_ws_now", None)
@@ -310,6 +320,7 @@ class SimServer:
                 shown[name] = value
         if clear:
             self.faults.clear()
+            self.exchange.faults.clear()
         self.faults.update(settings)    # validates all keys before applying any
         if "drop_ws_every_s" in settings:
             self._last_drop = time.monotonic()
@@ -325,8 +336,8 @@ class SimServer:
         dropped = 0
         if drop:
             dropped = self.drop_all_ws(abort=(drop == "abort"))
-        return {"status": "ok", "faults": self.faults.to_dict(), "ws_connections": len(self._conns),
-                "dropped": dropped, "stats": dict(self.stats)}
+        return {"status": "ok", "faults": self.faults.to_dict(), "exchange_faults": self.exchange.faults.to_dict(),
+                "ws_connections": len(self._conns), "dropped": dropped, "stats": dict(self.stats)}
 
     def drop_all_ws(self, *, abort: bool = False) -> int:
         """Disconnect every WebSocket client (a fault, or mainnet's routine restarts)."""
