@@ -32,8 +32,6 @@ Defined behaviour (tested):
   error rather than "last wins". Bytes above 0x7F are only allowed inside strings and are not
   UTF-8 validated. When the JSON is broken, that is reported in preference to content errors.
 """
-from collections import namedtuple
-
 import numpy as np
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
@@ -99,12 +97,21 @@ class CrossedBookError(BookError):
     """Best bid >= best ask."""
 
 
-FillEstimate = namedtuple("FillEstimate", "vwap impact_bps filled filled_lots complete")
-FillEstimate.__doc__ = """Walking one side of the book for a size.
+cdef class FillEstimate:
+    """Walking one side of the book for a size (the result of L2Book.vwap / vwap_lots).
 
-vwap: average price of what the book can fill (NaN when nothing); impact_bps: vwap's distance
-from mid in bps, positive = worse for the taker (NaN one-sided); filled / filled_lots: how much
-the held levels can fill; complete: False when the book is too thin for the whole size."""
+    vwap: average price of what the held levels fill (NaN when nothing); impact_bps: vwap's
+    distance from mid in bps, positive = worse for the taker (NaN one-sided); filled /
+    filled_lots: how much the held levels fill; complete: False when the book is too thin."""
+    cdef readonly double vwap
+    cdef readonly double impact_bps
+    cdef readonly double filled
+    cdef readonly int64_t filled_lots
+    cdef readonly bint complete
+
+    def __repr__(self) -> str:
+        return (f"FillEstimate(vwap={self.vwap!r}, impact_bps={self.impact_bps!r}, "
+                f"filled={self.filled!r}, filled_lots={self.filled_lots}, complete={self.complete})")
 
 
 # ------------------------------------------------------------------------------- scanner
@@ -210,7 +217,7 @@ cdef inline bint _hex(unsigned char c) noexcept nogil:
     return _digit(c) or 97 <= c <= 102 or 65 <= c <= 70
 
 
-cdef int _scan_string(Scan* s, Py_ssize_t* start, Py_ssize_t* stop, bint* escaped) noexcept nogil:
+cdef inline int _scan_string(Scan* s, Py_ssize_t* start, Py_ssize_t* stop, bint* escaped) noexcept nogil:
     """At a '"': find the closing quote, checking escapes and control characters."""
     cdef Py_ssize_t i = s.pos + 1
     cdef unsigned char c
@@ -250,7 +257,7 @@ cdef int _scan_string(Scan* s, Py_ssize_t* start, Py_ssize_t* stop, bint* escape
     return _fail(s, E_TRUNCATED, F_NONE)
 
 
-cdef int _skip_number(Scan* s) noexcept nogil:
+cdef inline int _skip_number(Scan* s) noexcept nogil:
     """JSON number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?"""
     cdef Py_ssize_t i = s.pos
     if s.buf[i] == 45:
@@ -304,7 +311,7 @@ cdef int _skip_literal(Scan* s, const char* lit, Py_ssize_t n) noexcept nogil:
     return 0
 
 
-cdef int _next_key(Scan* s, Py_ssize_t* ks, Py_ssize_t* ke) noexcept nogil:
+cdef inline int _next_key(Scan* s, Py_ssize_t* ks, Py_ssize_t* ke) noexcept nogil:
     """Read `"key" :` and leave pos at the value."""
     cdef bint esc
     if _need(s):
@@ -321,7 +328,7 @@ cdef int _next_key(Scan* s, Py_ssize_t* ks, Py_ssize_t* ke) noexcept nogil:
     return 0
 
 
-cdef int _after_member(Scan* s, unsigned char close) noexcept nogil:
+cdef inline int _after_member(Scan* s, unsigned char close) noexcept nogil:
     """After a value inside a container: 1 if ',' (more follows), 0 at the closer, -1 error."""
     if _need(s):
         return -1
@@ -391,7 +398,7 @@ cdef int _wrong_type(Scan* s, int field) noexcept nogil:
     return _fail_tok(s, E_STRUCTURE, field, a, s.pos)
 
 
-cdef int _parse_uint(Scan* s, int field, int64_t* out) noexcept nogil:
+cdef inline int _parse_uint(Scan* s, int field, int64_t* out) noexcept nogil:
     """A JSON integer >= 0 below 2**63 (``-0`` is 0)."""
     cdef Py_ssize_t a, i
     cdef int64_t v = 0
@@ -420,7 +427,7 @@ cdef int _parse_uint(Scan* s, int field, int64_t* out) noexcept nogil:
     return 0
 
 
-cdef int _parse_decimal(const unsigned char* p, Py_ssize_t n, int decimals,
+cdef inline int _parse_decimal(const unsigned char* p, Py_ssize_t n, int decimals,
                         int64_t* out) noexcept nogil:
     """Exact decimal string -> integer of 10**-decimals. Returns E_OK or the error code."""
     cdef Py_ssize_t i = 0, j, int_a, int_b, fr_a, fr_b, kept
@@ -505,7 +512,7 @@ cdef Py_ssize_t _unescape(const unsigned char* p, Py_ssize_t n, unsigned char* o
     return k
 
 
-cdef int _parse_decimal_field(Scan* s, int field, int decimals, int64_t* out) noexcept nogil:
+cdef inline int _parse_decimal_field(Scan* s, int field, int decimals, int64_t* out) noexcept nogil:
     cdef Py_ssize_t a, b, m
     cdef bint esc
     cdef int code
@@ -951,6 +958,17 @@ def _int64_array(name, values):
     if arr.size and arr.dtype.kind not in "iu":
         raise InvalidNumberError(f"{name} must hold integers (units/lots), got dtype {arr.dtype}")
     return np.ascontiguousarray(arr, dtype=np.int64).reshape(-1)
+
+
+cdef FillEstimate _estimate(L2Book book, int side, int64_t lots):
+    cdef int64_t filled = 0
+    cdef FillEstimate est = FillEstimate.__new__(FillEstimate)
+    est.vwap = book.c_vwap_units(side, lots, &filled) / book._px_div
+    est.impact_bps = book.c_impact_bps(side, lots) if filled else NAN
+    est.filled = filled / book._sz_div
+    est.filled_lots = filled
+    est.complete = filled == lots
+    return est
 
 
 # -------------------------------------------------------------------------------- book
@@ -1443,20 +1461,19 @@ cdef class L2Book:
 
     def vwap_lots(self, int side, int64_t lots) -> FillEstimate:
         """Walk `side` (ASK = what a buyer pays, BID = what a seller gets) for `lots`."""
-        cdef int64_t filled = 0
-        cdef double vwap_u
-        _check_side(side)
+        if side != BOOK_BID and side != BOOK_ASK:
+            _check_side(side)
         if lots <= 0:
             raise ValueError(f"lots must be >= 1, got {lots}")
-        vwap_u = self.c_vwap_units(side, lots, &filled)
-        impact = self.c_impact_bps(side, lots) if filled else NAN
-        return FillEstimate(vwap_u / self._px_div, impact, filled / self._sz_div, filled, filled == lots)
+        return _estimate(self, side, lots)
 
     def vwap(self, int side, double size) -> FillEstimate:
         """Like vwap_lots for a size in coins, taken to the nearest lot."""
+        if side != BOOK_BID and side != BOOK_ASK:
+            _check_side(side)
         if not size > 0:
             raise ValueError(f"size must be > 0, got {size}")
-        return self.vwap_lots(side, max(1, llround(size * self._sz_div)))
+        return _estimate(self, side, max(1, llround(size * self._sz_div)))
 
     def size_ahead_units(self, int side, int64_t px_units) -> int:
         """Lots on `side` at prices equal to or better than px_units (queue ahead of an order
