@@ -23,7 +23,7 @@ TOXICITY_GATE, NEGATIVE_EDGE, ZERO_FILL_PROB, PRICE_COLLISION, INVALID_PRICE = 5
 INVALID_INPUT = 10
 
 KELLY_F_MAX = 1.0e6  # full-Kelly fraction cap (riskless edge when the informed share underflows)
-_SNAP_REL = 1e-12
+_SNAP_REL = 2.5e-15  # the contract documented in hlmm._core.rounding (about 11 ulps)
 
 
 # --- rounding, from the TEAM.md rules -------------------------------------------------
@@ -35,7 +35,7 @@ def _tick(units: int, px_decimals: int) -> int:
 
 
 def _snap(x: float) -> float:
-    """Absorb float representation error: x within 1e-12 (relative) of an integer is that integer."""
+    """Absorb float representation error: x within 2.5e-15 (relative) of an integer is that integer."""
     n = round(x)
     return float(n) if abs(x - n) <= _SNAP_REL * abs(x) else x
 
