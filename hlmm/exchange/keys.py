@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 from coincurve import PrivateKey
 
+from hlmm.errors import ExitCode, HlmmError
 from hlmm.exchange.ethcrypto import (
     SECP256K1_N,
     address_bytes,
@@ -39,8 +40,13 @@ _KEY_HEX_DIGITS = 64
 _ADDRESS_HEX_DIGITS = 40
 
 
-class KeyLoadError(Exception):
-    """A private key could not be loaded. The message never contains key material."""
+class KeyLoadError(HlmmError):
+    """A private key could not be loaded. The message never contains key material.
+
+    An HlmmError, so the CLI prints it as one line and exits with the config code (3).
+    """
+
+    exit_code = ExitCode.CONFIG
 
 
 def _fail(message: str) -> NoReturn:
