@@ -69,7 +69,7 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
     "regime_change": ("estimators.volatility", "ops", "volatility regime changed", "old new sigma"),
     "funding": ("engine", "ops", "a funding payment was applied to the position", "rate payment_usd position"),
     # --- quote cycle ----------------------------------------------------------------
-    "quote_cycle": ("engine.quote", "diag", "one quote cycle: inputs and outcome", "cycle mid microprice sigma kappa regime gamma position bid_levels ask_levels latency_us"),
+    "quote_cycle": ("engine.quote", "diag", "one quote cycle: inputs and outcome", "cycle mid microprice sigma kappa regime gamma position bid_levels ask_levels bid_px ask_px bid_binding ask_binding latency_us"),
     "ladder_computed": ("strategy.ladder", "diag", "the ideal ladder for one coin", "bids asks half_spread_bid_bps half_spread_ask_bps skew_bps kelly_fraction binding"),
     "ladder_level_dropped": ("strategy.ladder", "diag", "a ladder level was dropped", "side ladder_level px sz notional_usd cause"),
     "quote_crossed": ("engine.quote", "ops", "a computed quote would cross mid; the side was not sent", "side px mid"),
