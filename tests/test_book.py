@@ -719,6 +719,7 @@ def test_bad_levels_and_arrays_inputs():
         ([[{"px": "1.05", "sz": "1"}], []], TooManyDecimalsError),
         ([[{"px": "1.0", "sz": "-1"}], []], NonPositiveError),
         ([[{"px": "1.0", "sz": "x"}], []], InvalidNumberError),
+        ([[{"px": "1.0", "sz": "\ud800"}], []], InvalidNumberError),
         ([[{"px": "1.0", "sz": "1"}, {"px": "2.0", "sz": "1"}], []], UnsortedLevelsError),
         ([[{"px": "2.0", "sz": "1"}], [{"px": "1.0", "sz": "1"}]], CrossedBookError),
     ]
@@ -753,9 +754,14 @@ def test_bad_levels_and_arrays_inputs():
         book.apply_message(12345)
 
 
-def test_surrogate_str_is_malformed_not_a_crash():
+def test_undecodable_text_is_a_book_error_not_a_crash():
+    book = L2Book("BTC", 5)
     with pytest.raises(MalformedMessageError):
-        L2Book("BTC", 5).apply_message('{"coin":"\ud800"}')
+        book.apply_message('{"coin":"\ud800"}')
+    for raw in (b'{"coin":"B\\u0054C\xff","time":1,"levels":[[],[]]}', b'{"coin":"\xff","time":1,"levels":[[],[]]}'):
+        with pytest.raises(CoinMismatchError, match="cannot be applied to the BTC book"):
+            book.apply_message(raw)
+    assert book.rejected_count == 3 and not book.has_snapshot
 
 
 # ====================================================================== property tests

@@ -32,6 +32,8 @@ Defined behaviour (tested):
   error rather than "last wins". Bytes above 0x7F are only allowed inside strings and are not
   UTF-8 validated. When the JSON is broken, that is reported in preference to content errors.
 """
+import json
+
 import numpy as np
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
@@ -1056,8 +1058,9 @@ cdef class L2Book:
 
     def _check_coin_slow(self, bytes raw_coin, bint escaped):
         """Cold path: decode an escaped coin name, or report a mismatch."""
-        import json
-        coin = json.loads(b'"' + raw_coin + b'"') if escaped else raw_coin.decode("utf-8", "replace")
+        coin = raw_coin.decode("utf-8", "replace")
+        if escaped:
+            coin = json.loads(f'"{coin}"')   # escapes were validated by the scanner
         if coin != self.coin:
             self.rejected_count += 1
             raise CoinMismatchError(f"l2Book for '{coin}' cannot be applied to the {self.coin} book")
@@ -1217,7 +1220,10 @@ cdef class L2Book:
         if not isinstance(text, str):
             raise MalformedMessageError(
                 f"{_where(side, idx)}: {key} must be a decimal string, got {_short(text)}")
-        p = <const unsigned char*>PyUnicode_AsUTF8AndSize(text, &n)
+        try:
+            p = <const unsigned char*>PyUnicode_AsUTF8AndSize(text, &n)
+        except UnicodeEncodeError:
+            raise InvalidNumberError(f"{_where(side, idx)} {key}: {text!r} is not a decimal number") from None
         code = _parse_decimal(p, n, decimals, &v)
         if code == E_OK:
             return v
