@@ -180,6 +180,8 @@ def test_depth_decay_model_recovers_as0_and_delta_char(seed):
     assert abs(mk.delta_char - 8.0) < 3.5 * mk.delta_char_se
     assert mk.as_at(mk.delta_char) == pytest.approx(mk.as0 / math.e)
     assert mk.alpha_at(0.0) == mk.alpha_touch
+    snap = mk.snapshot()
+    assert snap["as0_bps"] == mk.as0 and snap["ready"] and snap["fills"] == 40_000
 
 
 def test_calibrate_refuses_without_enough_data_or_without_decay():
@@ -238,6 +240,9 @@ def test_bad_input():
     ({"model_horizon_ms": 3000}, "model_horizon_ms"),
     ({"bucket_edges_bps": [5.0]}, "bucket_edges_bps"),
     ({"bucket_edges_bps": [-1.0, 2.0]}, "bucket_edges_bps"),
+    ({"bucket_edges_bps": [0.0, float("nan"), 3.0]}, "bucket_edges_bps"),
+    ({"bucket_edges_bps": [0.0, 1.0, float("nan")]}, "bucket_edges_bps"),
+    ({"bucket_edges_bps": [0.0, float("inf"), 3.0]}, "bucket_edges_bps"),
     ({"min_bucket_fills": 1}, "min_bucket_fills"),
     ({"max_feed_gap_ms": 0}, "max_feed_gap_ms"),
     ({"informed_threshold_bps": -1.0}, "informed_threshold_bps"),

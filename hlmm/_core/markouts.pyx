@@ -89,7 +89,8 @@ cdef class Markouts:
         if model_horizon_ms not in hs:
             raise ValueError(f"model_horizon_ms must be one of horizons_ms {tuple(hs)}, got {model_horizon_ms}")
         es = [float(e) for e in bucket_edges_bps]
-        if not 2 <= len(es) <= MAX_BUCKETS + 1 or not np.all(np.isfinite(es[:-1])) or es[0] < 0 \
+        if not 2 <= len(es) <= MAX_BUCKETS + 1 or np.any(np.isnan(es)) or not np.all(np.isfinite(es[:len(es) - 1])) \
+                or es[0] < 0 \
                 or any(b <= a for a, b in zip(es, es[1:])):
             raise ValueError(f"bucket_edges_bps must be 2 to {MAX_BUCKETS + 1} strictly increasing values "
                              f"from >= 0, got {tuple(bucket_edges_bps)!r}")
@@ -500,6 +501,16 @@ cdef class Markouts:
         have = sum(1 for r in self.depth_buckets() if r["n"] >= self.min_bucket_fills)
         return (f"depth model not calibrated: {have} bucket(s) with >= {self.min_bucket_fills} resolved fills "
                 f"at {self.horizons[self.model_index]} ms (need 2 with positive mean AS, then calibrate())")
+
+    def snapshot(self) -> dict:
+        """Counters and the fitted model as a plain dict (for logs and metrics)."""
+        return {
+            "ts_ms": self.last_mid_ms, "fills": self.fills, "completed": self.completed,
+            "pending": self.pending, "discarded": self.discarded, "unmeasured_fills": self.unmeasured_fills,
+            "rejected": self.rejected, "as0_bps": self.as0, "as0_se_bps": self.as0_se,
+            "delta_char_bps": self.delta_char, "delta_char_se_bps": self.delta_char_se,
+            "alpha_touch": self.alpha_touch, "ready": self.ready, "ready_reason": self.ready_reason,
+        }
 
     def __repr__(self) -> str:
         return (f"Markouts(fills={self.fills}, completed={self.completed}, pending={self.pending}, "
