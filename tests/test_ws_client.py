@@ -297,16 +297,25 @@ def test_malformed_frames_are_counted_and_never_fatal():
     with AppThread(garbage_app()) as server:
         books, raw = [], []
         ws = WsClient(server.url)
+        ws.on("l2Book", raw.append, raw=True)       # registered first: still sees only valid frames
         ws.on("l2Book", books.append)
-        ws.on("l2Book", raw.append, raw=True)
         ws.connect()
         ws.subscribe({"type": "l2Book", "coin": "BTC"})     # any message triggers the garbage
         assert ws.run_until(lambda: len(books) == 2, 5)
         assert ws.connected
         assert ws.stats.malformed == len(GARBAGE) + 1       # + the binary non-UTF-8 frame
         assert [b["coin"] for b in books] == ["BTC", "ETH"]  # a frame with keys in another order still works
-        assert raw[0] == GOOD_BOOK
+        assert raw[0] == GOOD_BOOK and len(raw) == 2
         ws.close()
+
+
+def test_raw_only_channels_pass_frames_through_undecoded():
+    ws = WsClient("ws://127.0.0.1:9/ws")
+    seen = []
+    ws.on("l2Book", seen.append, raw=True)
+    ws.dispatch_frame(b'{"channel":"l2Book","data":{"trunc')   # the raw consumer validates it
+    ws.dispatch_frame(GOOD_BOOK)
+    assert seen == [b'{"channel":"l2Book","data":{"trunc', GOOD_BOOK] and ws.stats.malformed == 0
 
 
 def test_a_raising_callback_is_counted_and_the_stream_goes_on():

@@ -152,6 +152,7 @@ class WsClient:
         self._sslopt = sslopt
         self._ws: websocket.WebSocket | None = None
         self._handlers: dict[bytes, list[_Handler]] = {}
+        self._parsed_channels: set[bytes] = set()       # channels with at least one decoded-data handler
         self._subs: dict[str, dict] = {}             # key -> subscription, in subscribe order
         self._acked: set[str] = set()
         self._awaiting_resub: set[str] | None = None  # keys to ack before "resubscribed"
@@ -188,6 +189,8 @@ class WsClient:
         ``orderUpdates``, ``userFills``, ``user`` (userEvents), and ``error``.
         """
         self._handlers.setdefault(channel.encode(), []).append(_Handler(callback, raw))
+        if not raw:
+            self._parsed_channels.add(channel.encode())
 
     def connect(self) -> None:
         """Open the connection now (blocking, ``connect_timeout_s``); raise ``ConnectError`` on failure.
@@ -484,20 +487,20 @@ class WsClient:
             if channel != b"error":
                 stats.unhandled += 1
             return
-        for handler in handlers:
-            if handler.raw:
-                arg: Any = data
-            else:
+        payload: Any = None
+        if channel in self._parsed_channels:
+            # validate once, before any handler runs: all of them see the frame or none does
+            if msg is None:
+                msg = self._decode(data, channel)
                 if msg is None:
-                    msg = self._decode(data, channel)
-                    if msg is None:
-                        return
-                if "data" not in msg:
-                    self._malformed(data, channel, "no data field")
                     return
-                arg = msg["data"]
+            if "data" not in msg:
+                self._malformed(data, channel, "no data field")
+                return
+            payload = msg["data"]
+        for handler in handlers:
             try:
-                handler.callback(arg)
+                handler.callback(data if handler.raw else payload)
             except Exception as exc:
                 self._handler_failed(f"{channel.decode()} handler ({len(data)}-byte frame)", exc)
 
