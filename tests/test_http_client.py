@@ -354,3 +354,30 @@ def test_urls():
     for bad in ("ftp://x", "http://", "http://host/info", "http://h:99999"):
         with pytest.raises(ValueError):
             urls.base_url(bad)
+
+
+# ------------------------------------------------------------------------- response parsing
+def test_result_parsing_edge_cases():
+    from hlmm.exchange.errors import ProtocolError
+    from hlmm.exchange.results import OrderResult, parse_cancel_statuses, parse_order_statuses, parse_single_modify
+
+    def ok(statuses, kind="order"):
+        return {"status": "ok", "response": {"type": kind, "data": {"statuses": statuses}}}
+
+    # TP/SL children come back as bare strings
+    got = parse_order_statuses(ok([{"resting": {"oid": 1}}, "waitingForFill", "waitingForTrigger"]), 3)
+    assert [r.status for r in got] == ["resting", "waitingForFill", "waitingForTrigger"]
+    # pre-validation: one error for the whole batch is given to every order, marked as such
+    got = parse_order_statuses(ok([{"error": "Order has invalid price."}]), 3)
+    assert [(r.status, r.error, r.batch_error) for r in got] == [("error", "Order has invalid price.", True)] * 3
+    with pytest.raises(ProtocolError):
+        parse_order_statuses(ok([{"resting": {"oid": 1}}]), 2)
+    with pytest.raises(ProtocolError):
+        parse_order_statuses(ok([{"mystery": {}}]), 1)
+    with pytest.raises(ProtocolError):
+        parse_order_statuses({"status": "ok", "response": {"type": "default"}}, 1)
+    with pytest.raises(ActionError) as err:
+        parse_cancel_statuses({"status": "err", "response": "Too many cumulative requests sent"}, 1)
+    assert err.value.text == "Too many cumulative requests sent"
+    assert parse_single_modify({"status": "ok", "response": {"type": "default"}}) == OrderResult("success")
+    assert parse_single_modify(ok([{"resting": {"oid": 9}}], "batchModify")).oid == 9
