@@ -17,7 +17,6 @@ changed books every ``l2_book_interval_ms``.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import traceback
 from collections import deque
@@ -30,6 +29,12 @@ from aiohttp import WSMsgType, web
 from hlmm.log import get_logger
 from hlmm.sim.errors import SimRequestError
 from hlmm.sim.faults import FAULT_KEYS, FaultConfigError, TransportFaults
+from hlmm.sim.subscriptions import (
+    CHANNEL_TO_SUBSCRIPTION,
+    USER_SUBSCRIPTIONS,
+    SubscriptionError,
+    subscription_key,
+)
 
 log = get_logger("sim.server")
 
@@ -45,34 +50,6 @@ CONTROL_KEYS = {
     "reject_next_orders": "the exchange rejects the next N signed orders",
     "freeze_book": 'true/false for every coin, or {"BTC": true}: the book neither changes nor is pushed',
 }
-
-_ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
-# subscription type -> (channel of its pushes, required string field or None)
-_SUB_TYPES: dict[str, str | None] = {
-    "allMids": None,
-    "l2Book": "coin",
-    "trades": "coin",
-    "bbo": "coin",
-    "orderUpdates": "user",
-    "userFills": "user",
-    "userEvents": "user",
-}
-# exchange listener channel -> subscription type that receives it
-_CHANNEL_TO_SUB = {
-    "trades": "trades",
-    "bbo": "bbo",
-    "orderUpdates": "orderUpdates",
-    "userFills": "userFills",
-    "user": "userEvents",
-    "allMids": "allMids",
-}
-_KNOWN_UNSUPPORTED = {
-    "candle", "activeAssetCtx", "activeAssetData", "webData2", "webData3", "notification",
-    "userFundings", "userNonFundingLedgerUpdates", "twapStates", "clearinghouseState",
-    "openOrders", "userTwapSliceFills", "userTwapHistory", "spotState",
-    "allDexsClearinghouseState", "allDexsAssetCtxs", "fastAssetCtxs",
-}
-
 
 @dataclass
 class ServerOptions:
@@ -132,10 +109,6 @@ class _Conn:
     subs: dict = field(default_factory=dict)             # key -> subscription dict as sent
     closed: bool = False
     writer: asyncio.Task | None = None
-
-
-class SubscriptionError(ValueError):
-    """A subscribe/unsubscribe request the server refuses; the text goes to the client."""
 
 
 class SimServer:
@@ -459,42 +432,8 @@ class SimServer:
         meta = self.exchange.handle_info({"type": "meta"})
         return {asset["name"] for asset in meta["universe"]}
 
-    def _sub_key(self, sub: Any) -> tuple:
-        """Validate a subscription object; return its routing key."""
-        shown = orjson.dumps(sub).decode() if sub is not None else "null"
-        if not isinstance(sub, dict) or not isinstance(sub.get("type"), str):
-            raise SubscriptionError(f"Invalid subscription: expected an object with a type: {shown}")
-        kind = sub["type"]
-        if kind in _KNOWN_UNSUPPORTED:
-            raise SubscriptionError(f"Subscription type {kind} is not served by the sim: {shown}")
-        if kind not in _SUB_TYPES:
-            raise SubscriptionError(f"Invalid subscription: unknown type {kind!r}: {shown}")
-        need = _SUB_TYPES[kind]
-        if need is None:
-            dex = sub.get("dex", "")
-            if dex not in ("", None):
-                raise SubscriptionError(f"Invalid subscription: unknown dex {dex!r}: {shown}")
-            return ("allMids",)
-        value = sub.get(need)
-        if not isinstance(value, str):
-            raise SubscriptionError(f"Invalid subscription: missing field {need}: {shown}")
-        if need == "user":
-            if not _ADDRESS_RE.match(value):
-                raise SubscriptionError(f"Invalid subscription: user must be a 0x address: {shown}")
-            return (kind, value.lower())
-        if value not in self._coins:
-            raise SubscriptionError(f"Invalid subscription: unknown coin {value!r}: {shown}")
-        if kind != "l2Book":
-            return (kind, value)
-        n_sig, mantissa = sub.get("nSigFigs"), sub.get("mantissa")
-        if n_sig not in (None, 2, 3, 4, 5) or isinstance(n_sig, bool):
-            raise SubscriptionError(f"Invalid subscription: nSigFigs must be 2, 3, 4, 5 or null: {shown}")
-        if mantissa is not None and (n_sig != 5 or mantissa not in (1, 2, 5) or isinstance(mantissa, bool)):
-            raise SubscriptionError(f"Invalid subscription: mantissa must be 1, 2 or 5 and needs nSigFigs 5: {shown}")
-        return ("l2Book", value, n_sig, mantissa)
-
     def _subscription(self, conn: _Conn, method: str, sub: Any) -> None:
-        key = self._sub_key(sub)
+        key = subscription_key(sub, self._coins)
         shown = orjson.dumps(sub).decode()
         if method == "unsubscribe":
             if key not in conn.subs:
@@ -507,8 +446,8 @@ class SimServer:
             raise SubscriptionError(f"Already subscribed: {shown}")
         if len(conn.subs) >= self.options.max_subscriptions:
             raise SubscriptionError(f"Cannot subscribe to more than {self.options.max_subscriptions} channels.")
-        if len(key) == 2 and key[0] in ("orderUpdates", "userFills", "userEvents"):
-            users = {k[1] for k in conn.subs if k[0] in ("orderUpdates", "userFills", "userEvents")}
+        if key[0] in USER_SUBSCRIPTIONS:
+            users = {k[1] for k in conn.subs if k[0] in USER_SUBSCRIPTIONS}
             if key[1] not in users and len(users) >= self.options.max_users:
                 raise SubscriptionError(f"Cannot track more than {self.options.max_users} total users.")
         conn.subs[key] = sub
@@ -543,7 +482,7 @@ class SimServer:
     # ------------------------------------------------------------------ pushes
     def _on_exchange_event(self, channel: str, key: str | None, data: Any) -> None:
         """SimExchange listener: fan one event out to the subscribed sockets."""
-        sub_type = _CHANNEL_TO_SUB.get(channel)
+        sub_type = CHANNEL_TO_SUBSCRIPTION.get(channel)
         if sub_type is None:
             return
         if channel == "bbo":
