@@ -15,7 +15,7 @@ def direct_volumes(t_ms, size, side, now_ms, half_life_s):
 
 
 def brute_force_hawkes(t_ms, now_ms, mu, alpha, beta):
-    past = t_ms[t_ms <= now_ms]
+    past = np.unique(t_ms[t_ms <= now_ms])      # one event per distinct millisecond
     return mu + np.sum(alpha * np.exp(-beta * (now_ms - past) / 1000.0))
 
 
@@ -187,5 +187,30 @@ def test_bad_configuration(kwargs, message):
 def test_hawkes_mle_input_validation():
     with pytest.raises(ValueError, match="at least 10"):
         hawkes_mle([1.0, 2.0])
-    with pytest.raises(ValueError, match="non-decreasing"):
+    with pytest.raises(ValueError, match="strictly increasing"):
         hawkes_mle(np.arange(20.0)[::-1])
+    with pytest.raises(ValueError, match="merge prints"):
+        hawkes_mle(np.repeat(np.arange(10.0), 2))
+    with pytest.raises(ValueError, match="max_beta"):
+        hawkes_mle(np.arange(20.0), max_beta=0.0)
+
+
+def test_prints_sharing_a_millisecond_are_one_hawkes_event():
+    flow = OrderFlow(mu=0.5, alpha=1.0, beta=2.0)
+    for size in (0.1, 0.2, 0.3):                # one sweep: three prints, one timestamp
+        flow.update(5000, size, 1)
+    assert flow.trades == 3 and flow.events == 1
+    assert flow.hawkes_intensity == pytest.approx(1.5)
+    assert flow.buy_volume == pytest.approx(0.6)  # the volume of every print still counts
+    flow.update(5001, 1.0, -1)
+    assert flow.events == 2 and list(flow.event_times_ms()) == [5000, 5001]
+
+
+def test_hawkes_mle_flags_a_kernel_faster_than_allowed():
+    # triplets 1 ms apart every 4 s: the MLE kernel decays at ~870/s with branching ratio 2/3
+    base = np.arange(0.0, 2000.0, 4.0)
+    t = np.sort(np.concatenate([base, base + 0.001, base + 0.002]))
+    free = hawkes_mle(t, max_beta=1e6)
+    assert not free["beta_at_bound"] and free["branching_ratio"] == pytest.approx(2 / 3, abs=0.01)
+    capped = hawkes_mle(t, max_beta=100.0)
+    assert capped["beta_at_bound"] and capped["beta"] == pytest.approx(100.0, rel=1e-3)

@@ -26,7 +26,8 @@ cdef class OrderFlow:
 
     cdef bint started
     cdef readonly int64_t last_ms
-    cdef readonly int64_t trades
+    cdef readonly int64_t trades                  # prints accepted
+    cdef readonly int64_t events                  # Hawkes events (distinct milliseconds)
     cdef readonly int64_t rejected
     cdef readonly int64_t reordered
     cdef readonly int64_t fits

@@ -14,11 +14,13 @@ Imbalance keeps magnitude. Buy and sell volumes are summed with exponential time
 * ``buy_volume``, ``sell_volume``, ``net_volume`` (coins) and ``volume_rate`` (coins/s) keep
   the raw magnitudes for callers that scale thresholds by volume.
 
-Hawkes intensity of trades (both sides), exponential kernel, in events per second:
+Hawkes intensity of trade events (both sides), exponential kernel, in events per second:
 
     lambda(t) = mu + sum_{t_i <= t} alpha * exp(-beta * (t - t_i))
 
-kept recursively (one exp per trade). ``branching_ratio = alpha / beta`` is the expected number
+kept recursively (one exp per event). An event is a distinct exchange millisecond: one taker
+order that sweeps several makers prints several trades with the same timestamp, and counting
+them as separate events would make a Hawkes fit explain the ties with an infinitely fast kernel. ``branching_ratio = alpha / beta`` is the expected number
 of trades each trade triggers (the process is stationary iff < 1, with mean rate
 ``mu / (1 - alpha/beta)``). ``fit_hawkes()`` re-estimates (mu, alpha, beta) by maximum
 likelihood on the buffered trade times (see ``hawkes_mle``) and adopts them when the fit is
@@ -79,22 +81,26 @@ def hawkes_log_likelihood(const double[::1] times_s, double horizon_s, double mu
     return ll, np.array([grad[0], grad[1], grad[2]])
 
 
-def hawkes_mle(times_s, horizon_s=None) -> dict:
+def hawkes_mle(times_s, horizon_s=None, double max_beta=1000.0) -> dict:
     """Maximum-likelihood (mu, alpha, beta) of an exponential-kernel Hawkes process.
 
-    ``times_s``: sorted event times in seconds; the observation window is [times_s[0],
-    horizon_s] (default: the last event). Optimised with L-BFGS-B over log-parameters using the
-    analytic gradient, from several starting decay rates; the best local optimum wins.
-    Returns a dict: mu, alpha, beta (per second), branching_ratio, stationary, loglik, events,
-    converged.
+    ``times_s``: strictly increasing event times in seconds; the observation window is
+    [times_s[0], horizon_s] (default: the last event). ``max_beta`` (1/s) caps the decay rate:
+    with millisecond timestamps a kernel faster than ~1000/s cannot be resolved. Optimised with
+    L-BFGS-B over log-parameters using the analytic gradient, from several starting decay rates;
+    the best local optimum wins. Returns a dict: mu, alpha, beta (per second), branching_ratio,
+    stationary, beta_at_bound, loglik, events, converged.
     """
     from scipy.optimize import minimize   # cold path: calibration, not the trading loop
 
     t = np.ascontiguousarray(times_s, dtype=np.float64)
     if t.ndim != 1 or t.shape[0] < 10:
         raise ValueError(f"hawkes_mle needs at least 10 event times, got {t.shape[0] if t.ndim == 1 else t.shape}")
-    if not np.all(np.isfinite(t)) or np.any(np.diff(t) < 0):
-        raise ValueError("hawkes_mle needs finite event times in non-decreasing order")
+    if not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
+        raise ValueError("hawkes_mle needs finite, strictly increasing event times "
+                         "(merge prints that share a timestamp into one event)")
+    if not (isfinite(max_beta) and max_beta > 0):
+        raise ValueError(f"max_beta must be > 0, got {max_beta}")
     t = t - t[0]
     horizon = float(t[t.shape[0] - 1] if horizon_s is None else horizon_s - float(times_s[0]))
     if not horizon > 0:
@@ -109,15 +115,18 @@ def hawkes_mle(times_s, horizon_s=None) -> dict:
         return -ll, -g * np.exp(theta)
 
     best = None
+    log_max_beta = float(np.log(max_beta))
     for beta0 in (0.5 * rate, 2.0 * rate, 10.0 * rate, 50.0 * rate):
+        beta0 = min(beta0, 0.5 * max_beta)
         x0 = np.log([0.5 * rate, 0.5 * beta0, beta0])
         res = minimize(objective, x0, jac=True, method="L-BFGS-B",
-                       bounds=[(-30.0, 30.0)] * 3, options={"maxiter": 500})
+                       bounds=[(-30.0, 30.0), (-30.0, 30.0), (-30.0, log_max_beta)], options={"maxiter": 500})
         if best is None or res.fun < best.fun:
             best = res
     mu, alpha, beta = (float(x) for x in np.exp(best.x))
     return {"mu": mu, "alpha": alpha, "beta": beta, "branching_ratio": alpha / beta,
-            "stationary": alpha < beta, "loglik": float(-best.fun), "events": int(t.shape[0]),
+            "stationary": alpha < beta, "beta_at_bound": beta >= 0.999 * max_beta,
+            "loglik": float(-best.fun), "events": int(t.shape[0]),
             "converged": bool(best.success)}
 
 
@@ -172,7 +181,7 @@ cdef class OrderFlow:
         self.head = self.tail = 0
         self.started = False
         self.last_ms = 0
-        self.trades = self.rejected = self.reordered = self.fits = 0
+        self.trades = self.events = self.rejected = self.reordered = self.fits = 0
 
     # ------------------------------------------------------------------ hot path
     cdef void c_advance(self, int64_t now_ms) noexcept nogil:
@@ -205,12 +214,15 @@ cdef class OrderFlow:
         else:
             self.sell_vol += size
         self.trade_count += 1.0
+        self.trades += 1
+        if self.head > self.tail and self.ev_t[(self.head - 1) & self.mask] == t_ms:
+            return True                  # same millisecond: part of the same Hawkes event
         self.excite += self.alpha
         if self.head - self.tail == self.capacity:
             self.tail += 1
         self.ev_t[self.head & self.mask] = t_ms
         self.head += 1
-        self.trades += 1
+        self.events += 1
         return True
 
     cdef double c_imbalance(self) noexcept nogil:
@@ -251,7 +263,7 @@ cdef class OrderFlow:
         return self.c_intensity_at(now_ms)
 
     def event_times_ms(self) -> np.ndarray:
-        """Buffered trade times (int64 ms), oldest first: the sample ``fit_hawkes`` uses."""
+        """Buffered Hawkes event times (distinct int64 ms), oldest first: what ``fit_hawkes`` uses."""
         cdef Py_ssize_t k, n = self.head - self.tail
         out = np.empty(n, dtype=np.int64)
         cdef int64_t[::1] o = out
@@ -262,18 +274,19 @@ cdef class OrderFlow:
     def fit_hawkes(self, int min_events=200) -> dict:
         """Maximum-likelihood refit of (mu, alpha, beta) on the buffered trades up to last_ms.
 
-        Adopts the fit when it converged and is stationary (alpha < beta), then rebuilds the
-        excitation from the buffered trades with the new parameters. Returns the fit dict from
+        Adopts the fit when it converged, is stationary (alpha < beta) and its decay is not at the
+        resolution bound, then rebuilds the excitation from the buffered events with the new
+        parameters. Returns the fit dict from
         ``hawkes_mle`` plus ``adopted``. Raises ValueError with fewer than ``min_events`` trades.
         """
         cdef Py_ssize_t k, n = self.head - self.tail
         cdef double ex = 0.0
         cdef int64_t prev
         if n < max(min_events, 10):
-            raise ValueError(f"fit_hawkes needs at least {max(min_events, 10)} buffered trades, have {n}")
+            raise ValueError(f"fit_hawkes needs at least {max(min_events, 10)} buffered trade events, have {n}")
         times_ms = self.event_times_ms()
         fit = hawkes_mle((times_ms - times_ms[0]) * 1e-3, (self.last_ms - times_ms[0]) * 1e-3)
-        fit["adopted"] = bool(fit["converged"] and fit["stationary"])
+        fit["adopted"] = bool(fit["converged"] and fit["stationary"] and not fit["beta_at_bound"])
         if fit["adopted"]:
             self.mu, self.alpha, self.beta = fit["mu"], fit["alpha"], fit["beta"]
             prev = times_ms[0]
@@ -355,6 +368,7 @@ cdef class OrderFlow:
             "sell_volume": self.sell_vol, "volume_rate": self.volume_rate, "trade_rate": self.trade_rate,
             "hawkes_intensity": self.hawkes_intensity, "mu": self.mu, "alpha": self.alpha,
             "beta": self.beta, "branching_ratio": self.branching_ratio, "trades": self.trades,
+            "events": self.events,
             "rejected": self.rejected, "reordered": self.reordered, "fits": self.fits,
             "ready": self.ready, "ready_reason": self.ready_reason,
         }
