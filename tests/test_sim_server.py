@@ -306,10 +306,13 @@ def test_push_delay_stalls_the_stream(sim):
 def test_slow_consumer_is_disconnected():
     import socket
 
-    with SimThread(seed=4, assets=("BTC",), options=ServerOptions(max_queued_frames=50)) as s:
+    # ~1.2 KB answers x 8000 posts = ~9 MB: more than the kernel buffers (4 MB send max,
+    # 4 KB receive) can hold, so the server's own queue must grow past its limit
+    with SimThread(seed=4, assets=("BTC", "ETH", "SOL"), options=ServerOptions(max_queued_frames=50)) as s:
         conn = RawWs(s.url, sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),))
-        body = json.dumps({"method": "post", "id": 1, "request": {"type": "info", "payload": {"type": "meta"}}})
-        for _ in range(3000):
+        body = json.dumps({"method": "post", "id": 1,
+                           "request": {"type": "info", "payload": {"type": "metaAndAssetCtxs"}}})
+        for _ in range(8000):
             try:
                 conn.ws.send(body)
             except (ConnectionError, websocket.WebSocketConnectionClosedException):
