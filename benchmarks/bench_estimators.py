@@ -137,6 +137,11 @@ class PyFillIntensity:
             _, e, sd = self.buf.popleft()
             self.n[sd] -= 1
             self.s[sd] -= e
+        if self.buf and self.buf[-1][0] == t_ms and self.buf[-1][2] == side:   # same sweep
+            if ex > self.buf[-1][1]:
+                self.s[side] += ex - self.buf[-1][1]
+                self.buf[-1] = (t_ms, ex, side)
+            return True
         self.buf.append((t_ms, ex, side))
         self.n[side] += 1
         self.s[side] += ex

@@ -52,7 +52,7 @@ def test_known_floor_delta0_recovers_decay_beyond_it():
 
 def test_equals_direct_computation_over_the_window():
     tp = exponential_trades(4.0, 0.6, duration_s=1800.0, seed=4)
-    est = FillIntensity(window_ms=300_000, delta0_bps=0.1)
+    est = FillIntensity(window_ms=300_000, delta0_bps=0.1, aggregate_sweeps=False)
     feed(est, tp)
     now = int(tp.t_ms[-1])
     inside = tp.t_ms > now - 300_000
@@ -97,7 +97,7 @@ def test_capacity_overflow_shrinks_the_window_instead_of_biasing_the_rate():
     tp = exponential_trades(5.0, 0.8, duration_s=3600.0, seed=10)
     est = FillIntensity(window_ms=HOUR_MS, capacity=4096)
     feed(est, tp)
-    assert est.samples == 4096 and est.dropped_capacity == len(tp.t_ms) - 4096
+    assert est.samples == 4096 and est.dropped_capacity == len(tp.t_ms) - 4096 - est.merged
     assert est.rate == pytest.approx(5.0, rel=0.05)
     assert est.kappa == pytest.approx(0.8, rel=0.05)
 
@@ -129,6 +129,21 @@ def test_unknown_side_counts_only_in_pooled_figures():
     assert est.rate_bid == pytest.approx(0.5) and est.rate_ask == pytest.approx(0.5)
 
 
+def test_a_sweep_is_one_arrival_at_its_deepest_print():
+    est = FillIntensity(min_samples=2)
+    for px in (100.01, 100.02, 100.04):              # one buy walking three ask levels
+        est.update(1000, px, 100.0, 1)
+    est.update(1000, 99.99, 100.0, -1)               # a sell in the same ms is another order
+    est.update(2000, 100.01, 100.0, 1)               # a later buy is another order
+    assert est.samples == 3 and est.merged == 2 and est.total == 5
+    assert est.kappa_ask == pytest.approx(2 / (4.0 + 1.0), rel=1e-9)
+    assert est.rate_ask == pytest.approx(2 / 1.0)
+    unmerged = FillIntensity(min_samples=2, aggregate_sweeps=False)
+    for px in (100.01, 100.02, 100.04):
+        unmerged.update(1000, px, 100.0, 1)
+    assert unmerged.samples == 3 and unmerged.kappa == pytest.approx(3 / 7.0, rel=1e-9)
+
+
 def test_bad_and_late_prints():
     est = FillIntensity(min_samples=2)
     assert est.update(5000, 101.0, 100.0, 1)
@@ -138,7 +153,7 @@ def test_bad_and_late_prints():
     assert not est.update(6000, 101.0, float("inf"), 1)
     assert not est.update(6000, 101.0, 100.0, 2)
     assert est.rejected == 5 and est.samples == 1
-    assert est.update(4000, 101.0, 100.0, 1)          # earlier than now: kept, counted at now
+    assert est.update(4000, 99.0, 100.0, -1)          # earlier than now: kept, counted at now
     assert est.reordered == 1 and est.samples == 2 and est.now_ms == 5000
 
 
@@ -168,7 +183,7 @@ def test_kappa_price_units():
                 min_size=1, max_size=300),
        st.integers(16, 64))
 def test_window_sums_match_a_recount_for_any_sequence(prints, capacity):
-    est = FillIntensity(window_ms=60_000, capacity=capacity, min_samples=2)
+    est = FillIntensity(window_ms=60_000, capacity=capacity, min_samples=2, aggregate_sweeps=False)
     t = 0
     kept = []
     for gap, dist, side in prints:

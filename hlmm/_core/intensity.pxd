@@ -8,6 +8,7 @@ cdef class FillIntensity:
     cdef readonly double delta0_bps
     cdef readonly int min_samples
     cdef readonly int64_t capacity
+    cdef readonly bint aggregate_sweeps
 
     # rolling window of prints: ring buffer indexed by monotone sequence numbers
     cdef int64_t* ring_t
@@ -31,6 +32,7 @@ cdef class FillIntensity:
     cdef readonly int64_t reordered        # prints stamped before now_ms, counted at now_ms
     cdef readonly int64_t inside_delta0    # prints closer to mid than delta0 (excess clamped to 0)
     cdef readonly int64_t dropped_capacity # prints pushed out early because the buffer was full
+    cdef readonly int64_t merged           # prints folded into the previous one (same ms and side)
 
     cdef bint c_update(self, int64_t t_ms, double price, double mid, int side) noexcept nogil
     cdef void c_advance(self, int64_t now_ms) noexcept nogil

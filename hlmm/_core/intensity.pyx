@@ -23,6 +23,11 @@ figures use the prints that reach that side only: ``kappa_bid``/``rate_bid`` com
 prints (they fill bids), ``kappa_ask``/``rate_ask`` from buy prints. ``kappa_price(mid)``
 converts kappa to 1/price-units for formulas written in price.
 
+Sweeps. One aggressive order that walks several levels prints one trade per maker, all with the
+same timestamp; a quote at depth delta is filled by it once if its deepest print reaches delta.
+With ``aggregate_sweeps`` (default) prints of the same side in the same millisecond are merged
+into one arrival at the deepest distance, so lambda(delta) counts market orders, not prints.
+
 The window is time-based (``window_ms``). The rate's denominator is the part of the window the
 estimator has actually observed: it starts no earlier than the first event it saw, nor before a
 print that had to be dropped because the buffer (``capacity`` prints) was full.
@@ -41,10 +46,11 @@ cdef class FillIntensity:
     delta0_bps: known minimum distance of prints from mid, bps (default 0).
     min_samples: prints in the window needed before ``ready`` (default 50: 14% relative se).
     capacity: most prints held in the window; rounded up to a power of two (default 65536).
+    aggregate_sweeps: merge same-side prints of one millisecond into one arrival (default True).
     """
 
     def __cinit__(self, int64_t window_ms=600_000, double delta0_bps=0.0, int min_samples=50,
-                  int64_t capacity=65536):
+                  int64_t capacity=65536, bint aggregate_sweeps=True):
         cdef int64_t cap = 16
         if window_ms <= 0:
             raise ValueError(f"window_ms must be > 0, got {window_ms}")
@@ -61,6 +67,7 @@ cdef class FillIntensity:
         self.min_samples = min_samples
         self.capacity = cap
         self.mask = cap - 1
+        self.aggregate_sweeps = aggregate_sweeps
         self.ring_t = <int64_t*> PyMem_Malloc(cap * sizeof(int64_t))
         self.ring_excess = <double*> PyMem_Malloc(cap * sizeof(double))
         self.ring_side = <int8_t*> PyMem_Malloc(cap * sizeof(int8_t))
@@ -82,6 +89,7 @@ cdef class FillIntensity:
         self.started = False
         self.origin_ms = self.floor_ms = self.now_ms = 0
         self.total = self.rejected = self.reordered = self.inside_delta0 = self.dropped_capacity = 0
+        self.merged = 0
 
     # ------------------------------------------------------------------ hot path
     cdef bint c_update(self, int64_t t_ms, double price, double mid, int side) noexcept nogil:
@@ -102,6 +110,21 @@ cdef class FillIntensity:
             self.reordered += 1
             t_ms = self.now_ms           # keep the window ordered; the print itself is valid data
         self.c_advance(t_ms)
+        if self.aggregate_sweeps and self.head > self.tail:
+            slot = (self.head - 1) & self.mask
+            if self.ring_t[slot] == t_ms and self.ring_side[slot] == side:
+                # the same market order one level deeper: keep its deepest distance
+                if excess > self.ring_excess[slot]:
+                    if side > 0:
+                        self.sum_buy += excess - self.ring_excess[slot]
+                    elif side < 0:
+                        self.sum_sell += excess - self.ring_excess[slot]
+                    else:
+                        self.sum_unk += excess - self.ring_excess[slot]
+                    self.ring_excess[slot] = excess
+                self.merged += 1
+                self.total += 1
+                return True
         if self.head - self.tail == self.capacity:
             self.floor_ms = self.ring_t[self.tail & self.mask]
             self._pop_tail()
@@ -230,7 +253,7 @@ cdef class FillIntensity:
 
     @property
     def samples(self) -> int:
-        """Prints in the window."""
+        """Arrivals in the window (prints, or market orders with aggregate_sweeps)."""
         return self.n_buy + self.n_sell + self.n_unk
 
     @property
@@ -315,6 +338,7 @@ cdef class FillIntensity:
             "samples": self.samples, "confidence": self.confidence, "total": self.total,
             "rejected": self.rejected, "reordered": self.reordered,
             "inside_delta0": self.inside_delta0, "dropped_capacity": self.dropped_capacity,
+            "merged": self.merged,
             "ready": self.ready, "ready_reason": self.ready_reason,
         }
 
