@@ -306,6 +306,9 @@ class RiskConfig:
                               choices=("stop", "reduce_only"), per_asset=False)
     on_start: str = option("cancel", "open orders found at start: cancel them or adopt them",
                            choices=("cancel", "adopt"), per_asset=False)
+    kill_position_multiple: float = option(
+        1.5, "the kill switch fires when a coin's position notional exceeds this multiple of max_position_usd",
+        gt=1, hi=100, per_asset=False)
     leverage: int = option(3, "cross leverage requested per coin (capped at the coin's allowed maximum)",
                            lo=1, hi=100)
 
@@ -324,6 +327,9 @@ class RateConfig:
         60.0, "scheduleCancel this far ahead, so orders die if hlmm does (0 = off)", off=0, lo=5, hi=86400, unit="s")
     deadman_refresh_interval_s: float = option(30.0, "push the scheduled cancel forward this often",
                                                lo=1, hi=86400, unit="s")
+    throttled_requote_interval_s: float = option(
+        5.0, "minimum time between requotes of one coin while headroom is below min_headroom_fraction",
+        lo=0.1, hi=600, unit="s")
 
     def cross_check(self) -> list[tuple[str, str]]:
         if self.deadman_seconds_ahead and self.deadman_refresh_interval_s > self.deadman_seconds_ahead / 2:
