@@ -1,0 +1,92 @@
+"""Predictions never validated: the calibration loop is not fed by the trading path.
+
+Reads ``calibration_report`` (model samples validated information_ratio calibration_error) and
+``model_unvalidated`` (model reason samples), with the session's fill count and span.
+
+* No ``calibration_report`` at all although the session quoted for longer than 1.5 ×
+  ``calibration.report_interval_s``: critical (the subsystem is never called).
+* A model whose latest report has 0 samples although there were fills: critical (predictions
+  are made, outcomes never recorded — the reference system showed ``fill_samples=0`` after 32 fills).
+* A model with samples but not validated (or ``model_unvalidated`` events): warning.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from hlmm.audit.context import AuditContext, Rule
+from hlmm.audit.findings import Finding, Severity, Tally
+from hlmm.audit.records import Event, num
+
+
+class PredictionsValidated(Rule):
+    """Whether the models' predictions are scored against outcomes."""
+
+    id = "predictions_unvalidated"
+    events = ("calibration_report", "model_unvalidated")
+    look_at = ["calibration (prediction ids carried by the order's cloid)",
+               "engine.fills -> calibration outcome recording", "calibration.report_interval_s"]
+
+    def __init__(self, ctx: AuditContext) -> None:
+        super().__init__(ctx)
+        self.latest: dict[str, dict[str, Any]] = {}
+        self.zero: dict[str, Tally] = {}
+        self.unvalidated: dict[str, Tally] = {}
+        self.reasons: dict[str, str] = {}
+
+    def on_calibration_report(self, ev: Event) -> None:
+        rec = ev.rec
+        if rec is None:
+            return
+        model = str(rec.get("model") or "?")
+        self.latest[model] = rec
+        samples = num(rec.get("samples"))
+        if samples is not None and samples <= 0:
+            self.zero.setdefault(model, self.ctx.tally()).add(ev.ts, self.ctx.where(ev))
+        elif rec.get("validated") is False:
+            self.unvalidated.setdefault(model, self.ctx.tally()).add(ev.ts, self.ctx.where(ev))
+
+    def on_model_unvalidated(self, ev: Event) -> None:
+        model = str(ev.get("model") or "?")
+        self.unvalidated.setdefault(model, self.ctx.tally()).add(ev.ts, self.ctx.where(ev))
+        reason = ev.get("reason")
+        if reason:
+            self.reasons[model] = str(reason)
+
+    def findings(self) -> list[Finding]:
+        ctx = self.ctx
+        s = ctx.session
+        fills = s.fills if s is not None else 0
+        out = []
+        interval = ctx.config.number("calibration.report_interval_s") or 300.0
+        if not self.latest:
+            if ctx.span_s > 1.5 * interval and ctx.total("quote_cycle", "order_place_sent") > 0:
+                out.append(Finding(
+                    id="calibration_never_reported", severity=Severity.CRITICAL, count=0,
+                    title=f"no calibration_report in {ctx.span_s / 60:.0f} min of quoting "
+                          f"(reports are due every {interval:g} s)",
+                    first_ms=ctx.start_ms, last_ms=ctx.end_ms, examples=[],
+                    cause="the calibration subsystem is not called by the trading path: no prediction is ever scored",
+                    look_at=self.look_at, detail={"fills": fills, "report_interval_s": interval}))
+            return out
+        for model, rec in sorted(self.latest.items()):
+            samples = num(rec.get("samples"))
+            if samples is not None and samples <= 0 and fills > 0:
+                tally = self.zero[model]
+                out.append(tally.finding(
+                    self.id, Severity.CRITICAL,
+                    f"model '{model}': 0 calibration samples after {fills} fills ({tally.count} reports)",
+                    "predictions are made but outcomes are never recorded against them (prediction ids lost "
+                    "between the quote and the fill)", self.look_at,
+                    {"model": model, "fills": fills, "reports": tally.count}))
+            elif model in self.unvalidated and rec.get("validated") is not True:
+                tally = self.unvalidated[model]
+                detail = {k: rec.get(k) for k in ("samples", "brier", "information_ratio", "calibration_error")}
+                reason = self.reasons.get(model)
+                out.append(tally.finding(
+                    "model_unvalidated", Severity.WARNING,
+                    f"model '{model}' not validated ({int(samples or 0)} samples"
+                    + (f", information ratio {num(rec.get('information_ratio')):.2f}"
+                       if num(rec.get("information_ratio")) is not None else "") + ")",
+                    reason or "too few outcomes yet, or the scores say the predictions do not beat the baseline",
+                    self.look_at, {"model": model, **detail}))
+        return out

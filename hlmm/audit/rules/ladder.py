@@ -1,0 +1,112 @@
+"""Ladder levels funded vs configured, and the constraint that binds.
+
+Reads ``quote_cycle`` (coin bid_levels ask_levels bid_binding ask_binding) and counts
+``ladder_level_dropped.cause`` values (in the scanner, undecoded); the configured count is ``strategy.levels_per_side``
+(per-coin overrides included) from the session's config.  A side pulled by a gate
+(binding ``toxicity_gate``) is not counted as under-funded.  Under-funded in at least half of
+the cycles: warning (a ladder configured for 25 levels that margin funds 13 spreads the budget
+in the reader's head, not on the book); less often: info.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from hlmm.audit.context import AuditContext, Rule
+from hlmm.audit.findings import Finding, Severity
+from hlmm.audit.records import Event, num
+
+_PULLED = {"toxicity_gate", "gate", "pulled", "reduce_only", "kill_switch"}
+_SIDES = (("bid", "bid_levels", "bid_binding"), ("ask", "ask_levels", "ask_binding"))
+_ADVICE = {
+    "margin": "margin funds fewer levels: lower strategy.levels_per_side, or add margin",
+    "min_notional": "levels fall under the $10 minimum after rounding: fewer levels concentrate the budget",
+    "position": "position room is used up: risk.max_position_usd binds",
+    "max_notional": "strategy.max_order_notional_usd caps each level",
+}
+
+
+class LadderFunding(Rule):
+    """Quote cycles whose ladder has fewer levels than configured."""
+
+    id = "ladder_underfunded"
+    events = ("quote_cycle",)
+    counted_fields = (("ladder_level_dropped", "cause"),)
+    requires = ("quote_cycle",)
+    look_at = ["strategy.levels_per_side", "strategy.max_order_notional_usd", "risk.max_position_usd",
+               "available margin / risk.leverage"]
+
+    def __init__(self, ctx: AuditContext) -> None:
+        super().__init__(ctx)
+        self.tally = ctx.tally()
+        self.cycles = 0
+        self.funded: dict[str, Counter[int]] = {"bid": Counter(), "ask": Counter()}
+        self.short: dict[str, int] = {"bid": 0, "ask": 0}
+        self.binding: Counter[str] = Counter()
+        self.drop_causes: Counter[str] = Counter()
+        self.configured: dict[str, int] = {}
+        self._configured_cache: dict[tuple[int, str | None], int | None] = {}
+
+    def on_quote_cycle(self, ev: Event) -> None:
+        rec = ev.rec
+        if rec is None:
+            return
+        coin = rec.get("coin")
+        coin = coin if isinstance(coin, str) else None
+        configured = self._configured(coin)
+        if configured is None:
+            return
+        self.cycles += 1
+        hit = False
+        for side, levels_key, binding_key in _SIDES:
+            levels = rec.get(levels_key)
+            if type(levels) is not int:
+                levels = num(levels)
+                if levels is None:
+                    continue
+                levels = int(levels)
+            binding = rec.get(binding_key)
+            if binding in _PULLED:
+                continue
+            self.funded[side][levels] += 1
+            if levels < configured:
+                self.short[side] += 1
+                self.binding[binding if isinstance(binding, str) and binding else "(not logged)"] += 1
+                hit = True
+        if hit:
+            self.tally.add(ev.ts, self.ctx.where(ev))
+
+    def _configured(self, coin: str | None) -> int | None:
+        cfg = self.ctx.config
+        key = (cfg.version, coin)
+        try:
+            return self._configured_cache[key]
+        except KeyError:
+            value = cfg.number("strategy.levels_per_side", coin)
+            configured = None if value is None else int(value)
+            self._configured_cache[key] = configured
+            if configured is not None:
+                self.configured[coin or "?"] = configured
+            return configured
+
+    def finish(self) -> None:
+        self.drop_causes.update(self.ctx.field_counts.get("ladder_level_dropped", {}))
+
+    def findings(self) -> list[Finding]:
+        if not self.tally:
+            return []
+        share = self.tally.count / self.cycles if self.cycles else 0.0
+        typical = {side: (c.most_common(1)[0][0] if c else None) for side, c in self.funded.items()}
+        least = {side: (min(c) if c else None) for side, c in self.funded.items()}
+        configured = max(self.configured.values()) if self.configured else None
+        named = [b for b, _ in self.binding.most_common() if b not in ("(not logged)", "none")]
+        binding = named[0] if named else (self.drop_causes.most_common(1)[0][0] if self.drop_causes else "unknown")
+        advice = _ADVICE.get(binding, f"binding constraint: {binding}")
+        return [self.tally.finding(
+            self.id, Severity.WARNING if share >= 0.5 else Severity.INFO,
+            f"ladder configured for {configured} levels per side, usually funds {typical['bid']} bids / "
+            f"{typical['ask']} asks ({share:.0%} of cycles short; binding: {binding})",
+            advice, self.look_at,
+            {"configured": self.configured, "config_source": self.ctx.config.source, "cycles": self.cycles,
+             "short_cycles": self.tally.count, "short_by_side": self.short, "typical_funded": typical,
+             "least_funded": least, "binding": dict(self.binding.most_common()),
+             "drop_causes": dict(self.drop_causes.most_common())})]
