@@ -19,6 +19,9 @@ third-party re-exports), the analysis sees the same thing:
 * ``account``    int codes into ``accounts`` (multi-account re-exports; one "" otherwise)
 * ``line``       where the row came from (file line, or 1-based index in a JSON list)
 * ``flags``      :data:`FLAG_PRICE_IMPROVED`, :data:`FLAG_LIQUIDATION`, :data:`FLAG_SPOT`, :data:`FLAG_HIP3`
+* ``decisive``   1 if the fill's PnL decides a win or a loss, 0 if not, -1 (default): the
+                 closing fills (closes, flips, spot sells); the analysis sets it when it
+                 attributes PnL to entries instead
 
 Rows are sorted by time (stable, so same-millisecond fills keep their order in the file).
 """
@@ -44,7 +47,7 @@ NON_TRADE_DIRS = frozenset({
 })
 
 _COLUMNS = ("time_ms", "coin", "side", "px", "sz", "ntl", "fee", "pnl", "kind", "pos_side", "crossed",
-            "start_pos", "mid", "account", "line", "flags")
+            "start_pos", "mid", "account", "line", "flags", "decisive")
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,7 @@ class FillTable:
     account: np.ndarray
     line: np.ndarray
     flags: np.ndarray
+    decisive: np.ndarray
     coins: list[str] = field(default_factory=list)
     accounts: list[str] = field(default_factory=lambda: [""])
 
@@ -151,10 +155,10 @@ class FillTable:
             "time_ms": np.int64, "coin": np.int32, "side": np.int8, "px": np.float64, "sz": np.float64,
             "ntl": np.float64, "fee": np.float64, "pnl": np.float64, "kind": np.int8, "pos_side": np.int8,
             "crossed": np.int8, "start_pos": np.float64, "mid": np.float64, "account": np.int32,
-            "line": np.int64, "flags": np.uint8,
+            "line": np.int64, "flags": np.uint8, "decisive": np.int8,
         }
         defaults = {"crossed": -1, "start_pos": np.nan, "mid": np.nan, "account": 0, "flags": 0, "side": 0,
-                    "pos_side": 0, "kind": KIND_OTHER}
+                    "pos_side": 0, "kind": KIND_OTHER, "decisive": -1}
         out = {}
         for name in _COLUMNS:
             if name in cols:
@@ -219,6 +223,18 @@ class FillTable:
     def closing(self) -> np.ndarray:
         """True for fills that realize PnL: closes, flips and spot sells."""
         return (self.kind == KIND_CLOSE) | (self.kind == KIND_FLIP) | (self.kind == KIND_SPOT_SELL)
+
+    @property
+    def decides(self) -> np.ndarray:
+        """Fills whose PnL counts as a win or a loss (see ``decisive``)."""
+        return np.where(self.decisive < 0, self.closing, self.decisive > 0)
+
+    def with_pnl(self, pnl: np.ndarray, decisive: np.ndarray) -> FillTable:
+        """The same fills with PnL attributed differently (e.g. to the entries)."""
+        cols = {name: getattr(self, name) for name in _COLUMNS}
+        cols["pnl"] = np.asarray(pnl, dtype=np.float64)
+        cols["decisive"] = np.asarray(decisive, dtype=np.int8)
+        return FillTable(**cols, coins=self.coins, accounts=self.accounts)
 
     def coin_names(self, index: np.ndarray | None = None) -> list[str]:
         codes = self.coin if index is None else self.coin[index]

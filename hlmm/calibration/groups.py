@@ -1,7 +1,8 @@
 """Per-group trade statistics (by coin, size bucket, hour, maker/taker) with their intervals.
 
 A group's *edge* is ``1e4 * sum(net PnL) / sum(notional)`` in bps, its *win rate* the
-share of its closing fills (closes, flips, spot sells) with positive net PnL.  Both come
+share of its deciding fills with positive net PnL (the entries whose positions made
+money, or, with the export's own attribution, the closing fills that did).  Both come
 with a cluster-resampled confidence interval (:mod:`hlmm.calibration.stats`).
 
 A group's *status* says what the data supports:
