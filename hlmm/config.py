@@ -375,6 +375,8 @@ class CalibrationConfig:
         nonempty=True, unique=True, check=_check_increasing, unit="s")
     params_file: str = option("calibrated.toml", "where hlmm calibrate writes its fragment (include it to use it)",
                               nonempty=True)
+    learned_file: str = option("learned.toml", "where a trading session saves, at exit, the parameters it learned "
+                               "(hlmm calibrate --merge reads it; empty: not saved)")
 
 
 SECTIONS: dict[str, type] = {

@@ -111,9 +111,11 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
     "deadman_armed": ("engine.deadman", "diag", "scheduleCancel set (all orders cancel at cancel_at_ms unless refreshed)", "cancel_at_ms seconds_ahead"),
     "deadman_unavailable": ("engine.deadman", "ops", "the exchange refused scheduleCancel; running without a dead-man switch", "reason"),
     # --- calibration ----------------------------------------------------------------
-    "calibration_report": ("calibration", "ops", "periodic model scores", "model samples brier log_loss information_ratio calibration_error validated"),
+    "calibration_report": ("calibration", "ops", "periodic model scores", "model samples brier log_loss information_ratio calibration_error validated pending censored curve"),
     "model_unvalidated": ("calibration", "ops", "a model's predictions are not (yet) validated by outcomes", "model reason samples information_ratio"),
     "params_written": ("calibration", "ops", "calibrated parameters were written as a config fragment", "file keys"),
+    "learned_params_saved": ("calibration", "ops", "parameters learned in the session were saved at exit (for hlmm calibrate --merge)", "file keys samples"),
+    "fill_profitability": ("calibration", "diag", "realized edge per (regime, position, depth) bucket; buckets to widen", "buckets widen"),
     # --- simulator ------------------------------------------------------------------
     "sim_start": ("sim", "ops", "the simulator started serving", "host port coins seed"),
     "sim_fault": ("sim", "ops", "a fault was injected", "fault detail"),
