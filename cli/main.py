@@ -25,6 +25,7 @@ from hlmm.errors import ExitCode, HlmmError
 from hlmm.redaction import redact
 
 COMMANDS: tuple[str, ...] = (
+    "cli.calibrate:calibrate",
     "cli.config:config",
     "cli.sim:sim",
 )
