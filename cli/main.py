@@ -27,6 +27,7 @@ from hlmm.redaction import redact
 COMMANDS: tuple[str, ...] = (
     "cli.calibrate:calibrate",
     "cli.config:config",
+    "cli.ladder_preview:ladder_preview",
     "cli.sim:sim",
 )
 
