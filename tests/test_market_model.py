@@ -246,6 +246,10 @@ def test_equal_inputs_give_equal_ladders():
     assert pa == pb and la.to_dict() == lb.to_dict()
     # quoting again at the same instant samples toxicity at the same time: same ladder
     assert a.quote(acct)[1].to_dict() == la.to_dict()
+    # without the warm-up report (the engine's hot loop) the snapshot and the ladder are the same
+    pc, lc, why = a.quote(acct, warmup=False)
+    assert pc == pa and lc.to_dict() == la.to_dict() and why.warmup is None and why.cold == ()
+    assert json.loads(json.dumps(why.to_dict()))["warmup"] is None
 
 
 # ------------------------------------------------------------------ history warm-up
@@ -367,7 +371,8 @@ def test_a_cold_model_uses_the_documented_priors():
     assert (params.kappa, params.A, params.as_bps) == (pr.kappa, pr.A, pr.as_bps)
     assert why.regime == "high" and why.regime_source == "prior"
     assert params.microprice == params.mid
-    assert why.cold and set(why.warmup.cold) == {"volatility", "intensity", "microprice"}
+    assert set(why.cold) == set(why.warmup.cold) == {"volatility", "intensity", "microprice"}
+    assert why.to_dict()["cold"] is True and why.to_dict()["cold_estimators"] == list(why.cold)
     assert len(why.notes) == 4
     m.set_adverse_selection(4.0, "markouts")
     assert m.params(AccountState(0, 1000)).as_bps == 4.0

@@ -240,13 +240,15 @@ class QuoteExplanation:
     allowed_leverage: float
     max_position: float
     available_margin: float
-    warmup: WarmupStatus
-    cold: bool
+    warmup: WarmupStatus | None      # None when quote(..., warmup=False) (the engine's hot loop)
+    cold: tuple[str, ...]            # estimators the snapshot replaced by a prior (or the mid)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("warmup", "notes")}
-        out["warmup"] = self.warmup.to_dict()
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("warmup", "notes", "cold")}
+        out["cold"] = bool(self.cold)
+        out["cold_estimators"] = list(self.cold)
+        out["warmup"] = None if self.warmup is None else self.warmup.to_dict()
         out["notes"] = list(self.notes)
         return out
 
@@ -556,15 +558,19 @@ class MarketModel:
                    "flow_imb": flow_imb, "hawkes": flow.intensity_at(now_ms)}
         return params, context
 
-    def quote(self, account: AccountState, now_ms: int | None = None,
-              out: Ladder | None = None) -> tuple[MarketParams, Ladder, QuoteExplanation]:
-        """The snapshot, the ladder computed from it, and the explanation of both."""
+    def quote(self, account: AccountState, now_ms: int | None = None, out: Ladder | None = None,
+              *, warmup: bool = True) -> tuple[MarketParams, Ladder, QuoteExplanation]:
+        """The snapshot, the ladder computed from it (into ``out`` if given), and the explanation of
+        both.  ``warmup=False`` leaves ``explanation.warmup`` None (about 10 us less per quote);
+        the snapshot and the ladder are the same either way."""
         params, ctx = self._snapshot(account, now_ms)
         ladder = compute_ladder(params, self._ladder_config, out)
-        return params, ladder, self._explain(params, ladder, ctx)
+        return params, ladder, self._explain(params, ladder, ctx, warmup)
 
-    def _explain(self, params: MarketParams, ladder: Ladder, ctx: dict[str, Any]) -> QuoteExplanation:
-        warm = self.warmup_status()
+    def _explain(self, params: MarketParams, ladder: Ladder, ctx: dict[str, Any], warmup: bool) -> QuoteExplanation:
+        warm = self.warmup_status() if warmup else None
+        cold = tuple(name for name, ok in (("volatility", ctx["vol_ready"]), ("intensity", ctx["inten_src"] != "prior"),
+                                           ("microprice", self.microprice.ready)) if not ok)
         d = params.to_dict()
         regime, tod, pr = d["regime"], d["tod_gamma_mult"], self.priors
         notes = []
@@ -592,7 +598,7 @@ class MarketModel:
             book_imbalance=ctx["book_imb"], hawkes_intensity=ctx["hawkes"], funding_rate=self.funding_rate,
             as_bps=d["as_bps"], as_source=self.as_source, allowed_leverage=d["allowed_leverage"],
             max_position=d["max_position"], available_margin=d["available_margin"], warmup=warm,
-            cold=bool(warm.cold), notes=tuple(notes),
+            cold=cold, notes=tuple(notes),
         )
 
 

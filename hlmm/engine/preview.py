@@ -249,7 +249,7 @@ class Preview:
 
     @property
     def cold(self) -> bool:
-        return self.explanation.cold
+        return bool(self.explanation.cold)
 
     def to_dict(self) -> dict[str, Any]:
         """The machine output (``--json``): stable keys, see :data:`SCHEMA`."""
@@ -281,7 +281,7 @@ class Preview:
         where = (f"book file {src['book_file']}" if src.get("book_file") else f"venue {src['venue']}"
                  + (f" ({src['url']})" if src.get("url") and src["url"] != src["venue"] else ""))
         lines = [f"hlmm ladder-preview {c}: {where}, {_utc(e.time_ms)}"
-                 + ("   [COLD: " + ", ".join(e.warmup.cold) + " from priors]" if e.cold else "")]
+                 + ("   [COLD: " + ", ".join(e.cold) + " from priors]" if e.cold else "")]
         if src.get("meta") == "bundled":
             lines.append(f"asset rules (szDecimals {self.model.asset.sz_decimals}, margin tiers) from "
                          f"{BUNDLED_META_DESCRIPTION}")
