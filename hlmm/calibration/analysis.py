@@ -31,6 +31,7 @@ from hlmm.calibration.groups import (
     StatOptions,
     bucket_labels,
     bucket_of,
+    cluster_ids,
     group_stats,
     money,
 )
@@ -141,18 +142,22 @@ def dir_label(kind: int, pos_side: int) -> str:
 
 
 def _common(t: FillTable, opts: StatOptions) -> dict:
-    return dict(pnl=t.pnl, notional=t.ntl, fees=t.fee, closing=t.decides, time_ms=t.time_ms, opts=opts)
+    return dict(pnl=t.pnl, notional=t.ntl, fees=t.fee, closing=t.decides, time_ms=t.time_ms, opts=opts,
+                clusters=cluster_ids(t.time_ms, opts))
 
 
 def hour_stats(t: FillTable, opts: StatOptions) -> list[GroupStats]:
     """Stats per UTC hour of day, with verdicts and each hour's edge against the rest."""
     hour = (t.time_ms // HOUR_MS) % 24
-    out = group_stats(hour, 24, [f"{h:02d}:00" for h in range(24)], tag="hour", with_verdict=True,
-                      **_common(t, opts))
+    common = _common(t, opts)
+    out = group_stats(hour, 24, [f"{h:02d}:00" for h in range(24)], tag="hour", with_verdict=True, **common)
     # each cluster (hour block) lies in one hour of the day: totals once, then split per hour
+    dense = common["clusters"]
     clusters = t.time_ms // opts.cluster_ms
-    p, q = stats.cluster_totals(t.pnl * 1e4, t.ntl, clusters)
-    first = np.r_[0, np.flatnonzero(np.diff(stats.dense_ids(clusters))) + 1]
+    k = int(dense[-1]) + 1 if len(dense) else 0
+    p = np.bincount(dense, weights=t.pnl * 1e4, minlength=k)
+    q = np.bincount(dense, weights=t.ntl, minlength=k)
+    first = np.r_[0, np.flatnonzero(np.diff(dense)) + 1]
     cluster_hour = hour[first] if opts.cluster_ms == HOUR_MS else None
     for h, g in enumerate(out):
         if not g.fills or g.fills == len(t):
@@ -274,10 +279,9 @@ def attribute_to_entries(t: FillTable, rt) -> FillTable:
     versus FIFO-entry differences) stays on it, so totals are unchanged.  The fills that
     opened a round trip decide wins and losses.
     """
-    pnl = -t.fee.copy()
-    np.add.at(pnl, rt.open_index, rt.gross)
-    matched = np.zeros(len(t))
-    np.add.at(matched, rt.close_index, rt.gross)
+    n = len(t)
+    pnl = -t.fee + np.bincount(rt.open_index, weights=rt.gross, minlength=n)
+    matched = np.bincount(rt.close_index, weights=rt.gross, minlength=n)
     pnl += t.gross - matched
     decisive = np.zeros(len(t), dtype=np.int8)
     decisive[rt.open_index] = 1

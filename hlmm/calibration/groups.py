@@ -104,16 +104,21 @@ def verdict(edge: Estimate, fills: int, opts: StatOptions) -> str:
 
 def group_stats(groups: np.ndarray, n_groups: int, labels: list[str], *, pnl: np.ndarray, notional: np.ndarray,
                 fees: np.ndarray, closing: np.ndarray, time_ms: np.ndarray, opts: StatOptions, tag: str,
-                with_verdict: bool = False) -> list[GroupStats]:
-    """:class:`GroupStats` for groups ``0..n_groups-1`` of the rows."""
+                with_verdict: bool = False, clusters: np.ndarray | None = None) -> list[GroupStats]:
+    """:class:`GroupStats` for groups ``0..n_groups-1`` of the rows.
+
+    ``clusters``: the rows' dense cluster ids when the caller has them (see :func:`cluster_ids`).
+    """
     groups = np.asarray(groups, dtype=np.int64)
-    clusters = time_ms // opts.cluster_ms
+    if clusters is None:
+        clusters = cluster_ids(time_ms, opts)
     kw = opts.ci_kwargs()
-    edges = stats.grouped_ratio_ci(pnl * 1e4, notional, groups, n_groups, clusters, tag=f"{tag}/edge", **kw)
+    edges = stats.grouped_ratio_ci(pnl * 1e4, notional, groups, n_groups, clusters, tag=f"{tag}/edge", dense=True,
+                                   **kw)
     won = (closing & (pnl > 0)).astype(np.float64)
     wins = [stats.share_interval(w) for w in
             stats.grouped_ratio_ci(won, closing.astype(np.float64), groups, n_groups, clusters, tag=f"{tag}/win",
-                                   **kw)]
+                                   dense=True, **kw)]
     counts = np.bincount(groups, minlength=n_groups)
     ntl_sum = np.bincount(groups, weights=notional, minlength=n_groups)
     pnl_sum = np.bincount(groups, weights=pnl, minlength=n_groups)
@@ -127,6 +132,11 @@ def group_stats(groups: np.ndarray, n_groups: int, labels: list[str], *, pnl: np
             gs.status = verdict(gs.edge_bps, gs.fills, opts)
         out.append(gs)
     return out
+
+
+def cluster_ids(time_ms: np.ndarray, opts: StatOptions) -> np.ndarray:
+    """Dense ids (0..k-1) of the resampling clusters (hour blocks by default) of ``time_ms``."""
+    return stats.dense_ids(np.asarray(time_ms) // opts.cluster_ms)
 
 
 def money(x: float) -> str:

@@ -75,7 +75,12 @@ def match_round_trips(table: FillTable) -> RoundTrips:
     """
     n_coins = max(1, len(table.coins))
     raw_key = table.account.astype(np.int64) * n_coins + table.coin.astype(np.int64)
-    keys, dense = np.unique(raw_key, return_inverse=True) if len(table) else (np.zeros(0), np.zeros(0, np.int64))
+    # dense position keys without sorting: the raw keys are small non-negative ints
+    present = np.zeros(int(raw_key.max()) + 1 if len(raw_key) else 1, dtype=bool)
+    present[raw_key] = True
+    renumber = np.cumsum(present) - 1
+    dense = renumber[raw_key]
+    keys = np.flatnonzero(present)
     cols, counters = match_fifo(
         np.ascontiguousarray(table.time_ms, dtype=np.int64), np.ascontiguousarray(dense, dtype=np.int64),
         np.ascontiguousarray(table.kind, dtype=np.int8), np.ascontiguousarray(table.pos_side, dtype=np.int8),

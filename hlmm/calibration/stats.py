@@ -149,15 +149,18 @@ def proportion_ci(hits: np.ndarray, clusters: np.ndarray, **kw) -> Estimate:
 
 
 def grouped_ratio_ci(num: np.ndarray, den: np.ndarray, groups: np.ndarray, n_groups: int, clusters: np.ndarray,
-                     *, tag: str = "", **kw) -> list[Estimate]:
-    """:func:`ratio_ci` for each group ``0..n_groups-1`` (one pass to build cluster totals)."""
+                     *, tag: str = "", dense: bool = False, **kw) -> list[Estimate]:
+    """:func:`ratio_ci` for each group ``0..n_groups-1`` (one pass to build cluster totals).
+
+    ``dense=True`` says ``clusters`` are already :func:`dense_ids` (saves a pass).
+    """
     num = np.asarray(num, dtype=np.float64)
     den = np.asarray(den, dtype=np.float64)
     groups = np.asarray(groups, dtype=np.int64)
     out = []
     if len(num) == 0:
         return [_empty(0, 0, kw.get("method", "bootstrap"), kw.get("confidence", 0.95)) for _ in range(n_groups)]
-    cl = dense_ids(clusters)
+    cl = np.asarray(clusters, dtype=np.int64) if dense else dense_ids(clusters)
     n_cl = int(cl.max()) + 1
     cell = groups * n_cl + cl
     size = n_groups * n_cl
