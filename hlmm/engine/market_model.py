@@ -63,7 +63,7 @@ from hlmm.errors import HlmmError, InputError
 from hlmm.exchange.assets import AssetInfo
 
 __all__ = [
-    "AccountState", "EstimatorStatus", "MarketModel", "MarketNotReady", "Priors", "QuoteExplanation",
+    "HISTORY_CANDLE_MINUTES", "AccountState", "EstimatorStatus", "MarketModel", "MarketNotReady", "Priors", "QuoteExplanation",
     "WarmupStatus", "ladder_config_from_strategy", "time_of_day_multiplier", "toxicity_for_ladder",
 ]
 
@@ -73,6 +73,7 @@ VOL_GRID_MS = 1_000             # volatility samples book mids on a 1 s grid (ti
 ALPHA_TOUCH_MIN = 1e-6          # strategy.alpha_touch = 0 ("no informed flow") as the ladder's positive minimum
 TOXICITY_WIDEN = 1.0            # at a ladder toxicity of 1 the half-spread doubles
 HOUR_MS = 3_600_000
+HISTORY_CANDLE_MINUTES = 120    # 1-minute candles a cold start reads: 4 half-lives of the regime's 30-minute baseline
 _TID_MEMORY = 8192              # trade ids remembered for de-duplication (recentTrades overlaps the stream)
 
 

@@ -37,7 +37,7 @@ from hlmm._core.ladder import Ladder, MarketParams
 from hlmm.config import Config
 from hlmm.data import BUNDLED_META_DESCRIPTION, bundled_registry
 from hlmm.engine.account_state import AccountState
-from hlmm.engine.market_model import MarketModel, MarketNotReady, QuoteExplanation
+from hlmm.engine.market_model import HISTORY_CANDLE_MINUTES, MarketModel, MarketNotReady, QuoteExplanation
 from hlmm.errors import InputError, VenueUnreachableError
 from hlmm.exchange.assets import AssetInfo, AssetRegistry
 from hlmm.exchange.errors import TransportError
@@ -46,7 +46,7 @@ from hlmm.exchange.urls import MAINNET_API_URL, TESTNET_API_URL, base_url
 
 SCHEMA = "hlmm.ladder_preview/1"
 DEFAULT_ACCOUNT_VALUE_USD = 1_000.0
-CANDLE_MINUTES = 120            # one-minute candles read for volatility: 2 hours (the regime's slow baseline: 30 min)
+CANDLE_MINUTES = HISTORY_CANDLE_MINUTES   # the model's cold-start window, as hlmm trade reads it
 SIM_BOOK_WAIT_S = 10.0          # a freshly started sim's market needs a moment to post its book
 MAX_BOOK_FILE_BYTES = 1 << 20
 OFFLINE_HINT = "use --venue sim for hlmm's local simulated exchange, or --book FILE for a saved l2Book"
