@@ -166,3 +166,20 @@ def test_json_payload_is_plain_data(toxic_history):
     d = json.loads(text)
     assert len(d["hours_utc"]) == 24 and d["findings"]["toxic_hours_utc"] == [6, 7, 14]
     assert math.isclose(d["totals"]["pnl_usd"], a.totals.pnl, rel_tol=1e-9)
+
+
+def test_measured_spread_capture_replaces_the_assumption(tmp_path):
+    """With mids (hlmm logs), adverse selection is measured: spread captured minus gross edge."""
+    import dataclasses
+
+    trips = st.mm_round_trips(20_000, seed=6, days=20, base_edge_bps=-1.0, fee_bps=1.5)
+    t = read_trade_file(st.write_ui_csv(tmp_path / "mm.csv", trips)).table
+    # every fill 5 bps better than mid
+    t = dataclasses.replace(t, mid=t.px / (1 - t.side * 5e-4))
+    a = analyze(t, AnalysisOptions(out_of_sample=False))
+    assert a.spread_capture_bps.value == pytest.approx(5.0, abs=0.01)
+    base = Config.from_dict({"strategy": {"spread_floor_bps": 3.0}})
+    rec = {x.key: x for x in recommend(a, t, base).items}["strategy.spread_floor_bps"]
+    # break-even = fee 1.5 + (5 captured - (-1) gross) = 7.5 bps
+    assert rec.written and rec.value == pytest.approx(7.5, abs=0.5)
+    assert any("measured spread capture" in e for e in rec.evidence)

@@ -40,6 +40,7 @@ from hlmm.calibration.scenarios import OutOfSample, Scenario, evaluate, filter_w
 from hlmm.calibration.stats import Estimate
 
 DEFAULT_BUCKETS = (500.0, 2000.0)
+MAX_TOXIC_HOURS = 7  # more significantly losing hours than this: the losses are not about the hour of day
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,14 @@ class Findings:
     size_cap: float | None
     size_cap_reason: str
 
+    @property
+    def hour_filter(self) -> list[int]:
+        """The toxic hours as a filter, unless so many hours lose that the hour is not the cause."""
+        return self.toxic_hours if len(self.toxic_hours) <= MAX_TOXIC_HOURS else []
+
     def to_dict(self) -> dict:
-        return {"toxic_hours_utc": self.toxic_hours, "inconclusive_hours_utc": self.inconclusive_hours,
+        return {"toxic_hours_utc": self.toxic_hours, "hour_filter_utc": self.hour_filter,
+                "inconclusive_hours_utc": self.inconclusive_hours,
                 "insufficient_hours_utc": self.insufficient_hours, "size_cap_usd": self.size_cap,
                 "size_cap_reason": self.size_cap_reason}
 
@@ -245,11 +252,11 @@ def out_of_sample(t: FillTable, bounds: tuple[float, ...], opts: StatOptions) ->
     split_ms = int(split_day * 24 * HOUR_MS)
     learn, test = t.take(day < split_day), t.take(day >= split_day)
     _, _, found = find_filters(learn, bounds, opts)
-    if not found.toxic_hours and not found.size_cap:
+    if not found.hour_filter and not found.size_cap:
         return OutOfSample(split_ms, len(learn), len(test), [], None, None, None,
                            "the first half supports no filter, so there is nothing to test")
     current = evaluate(test, np.ones(len(test)), "test_current", "second half as traded", 0.0, opts)
-    filtered = evaluate(test, filter_weights(test, found.toxic_hours, found.size_cap), "test_filtered",
+    filtered = evaluate(test, filter_weights(test, found.hour_filter, found.size_cap), "test_filtered",
                         "second half with the first half's filters", current.pnl, opts)
     gain = filtered.edge_bps.value - current.edge_bps.value
     if not math.isfinite(gain):
@@ -260,7 +267,7 @@ def out_of_sample(t: FillTable, bounds: tuple[float, ...], opts: StatOptions) ->
     else:
         verdict = (f"the first half's filters would NOT have helped in the second half (${filtered.improvement:,.2f}, "
                    f"{gain:+.2f} bps): treat them with suspicion")
-    return OutOfSample(split_ms, len(learn), len(test), found.toxic_hours, found.size_cap, current, filtered,
+    return OutOfSample(split_ms, len(learn), len(test), found.hour_filter, found.size_cap, current, filtered,
                        verdict)
 
 
@@ -309,7 +316,7 @@ def analyze(table: FillTable, options: AnalysisOptions | None = None) -> Analysi
     rt_summary = summarize(rt, mt.taker, so)
     fallback_cap = opts.buckets[-1] if opts.buckets else None
     scen = scenarios(t, findings.toxic_hours, findings.size_cap, fallback_cap, so)
-    weight = filter_weights(t, findings.toxic_hours, findings.size_cap)
+    weight = filter_weights(t, findings.hour_filter, findings.size_cap)
     post = evaluate(t, weight, "post_filter", "with the supported filters", totals.pnl, so)
     spread_capture = None
     has_mid = np.isfinite(t.mid) & (t.mid > 0)
@@ -319,7 +326,7 @@ def analyze(table: FillTable, options: AnalysisOptions | None = None) -> Analysi
                                         tag="spread_capture", **so.ci_kwargs())
     days = int(len(np.unique(t.time_ms // (24 * HOUR_MS))))
     notes = []
-    if findings.toxic_hours and len(findings.toxic_hours) >= 8:
+    if len(findings.toxic_hours) > MAX_TOXIC_HOURS:
         notes.append(f"{len(findings.toxic_hours)} hours lose significantly: losses are not concentrated in a few "
                      "hours; the spread floor is the lever, not toxic-hour scaling")
     tested = sum(1 for g in hours if g.status != INSUFFICIENT)

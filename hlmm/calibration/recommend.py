@@ -30,12 +30,11 @@ from typing import Any
 import numpy as np
 
 from hlmm.calibration import stats
-from hlmm.calibration.analysis import Analysis
+from hlmm.calibration.analysis import MAX_TOXIC_HOURS, Analysis
 from hlmm.calibration.fills import FillTable
 from hlmm.calibration.groups import HOUR_MS, money
 from hlmm.config import Config, dump_fragment
 
-MAX_TOXIC_HOURS = 7
 FLOOR_STEP_BPS = 0.5
 MAX_ALPHA_HALF_WIDTH = 0.15  # an informed share known only within +-0.15 is not written
 
