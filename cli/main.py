@@ -25,6 +25,7 @@ from hlmm.errors import ExitCode, HlmmError
 from hlmm.redaction import redact
 
 COMMANDS: tuple[str, ...] = (
+    "cli.audit:audit",
     "cli.calibrate:calibrate",
     "cli.config:config",
     "cli.ladder_preview:ladder_preview",

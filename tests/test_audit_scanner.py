@@ -50,10 +50,16 @@ def test_parse_iso_ms_matches_datetime(t, sep, offset_min):
 
 
 @pytest.mark.parametrize("text", ["", "2026-01-13", "2026-13-01T00:00:00Z", "2026-01-13T25:00:00Z",
+                                  "2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "1900-02-29T00:00:00Z",
                                   "2026-01-13T22:14:01.Z", "2026-01-13T22:14:01Zjunk", "not a time",
                                   "2026-01-13T22:14:01+1"])
 def test_parse_iso_ms_rejects(text):
     assert parse_iso_ms(text) is None
+
+
+def test_parse_iso_ms_leap_days():
+    assert parse_iso_ms("2024-02-29T00:00:00Z") == parse_iso_ms("2024-02-28T00:00:00Z") + 86_400_000
+    assert parse_iso_ms("2000-02-29T12:00:00Z") is not None
 
 
 def test_parse_iso_ms_fraction_digits():

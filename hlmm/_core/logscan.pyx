@@ -116,6 +116,12 @@ cdef inline int64_t _days_from_civil(int64_t y, int m, int d) noexcept nogil:
     return era * 146097 + doe - 719468
 
 
+cdef inline int _days_in_month(int y, int m) noexcept nogil:
+    if m == 2:
+        return 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
+    return 30 if (m == 4 or m == 6 or m == 9 or m == 11) else 31
+
+
 cdef bint parse_iso_ms_c(const char *p, int n, int64_t *out) noexcept nogil:
     cdef int y, mo, d, hh, mi, ss, ms = 0, i, k, oh, om, sign
     cdef int64_t t
@@ -126,7 +132,7 @@ cdef bint parse_iso_ms_c(const char *p, int n, int64_t *out) noexcept nogil:
             and _digits(p + 11, 2, &hh) and p[13] == b':' and _digits(p + 14, 2, &mi)
             and p[16] == b':' and _digits(p + 17, 2, &ss)):
         return 0
-    if mo < 1 or mo > 12 or d < 1 or d > 31 or hh > 23 or mi > 59 or ss > 60:
+    if mo < 1 or mo > 12 or d < 1 or d > _days_in_month(y, mo) or hh > 23 or mi > 59 or ss > 60:
         return 0
     i = 19
     if i < n and (p[i] == b'.' or p[i] == b','):

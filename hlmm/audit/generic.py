@@ -71,7 +71,7 @@ class GenericAnalysis:
         self.formats: Counter[str] = Counter()
         self.levels: Counter[str] = Counter()
         self.sources: Counter[str] = Counter()
-        self.templates: dict[tuple[str, str, str], list[Any]] = {}  # key -> [count, first, last, example]
+        self.templates: dict[tuple[str, str, str], list[Any]] = {}  # key -> [count, first, last, examples]
         self.templates_dropped = 0
         self.bursts = Bursts(int(ctx.options.burst_window_s * 1000), ctx.options.burst_min)
         self.gap_ms = int(ctx.options.gap_s * 1000)
@@ -114,8 +114,10 @@ class GenericAnalysis:
                 key = (fl.level, source, _OTHER)
                 entry = self.templates.get(key)
             if entry is None:
-                entry = self.templates[key] = [0, ts, ts, where]
+                entry = self.templates[key] = [0, ts, ts, []]
         entry[0] += 1
+        if len(entry[3]) < self.ctx.options.examples:
+            entry[3].append(where)
         if ts is not None:
             if entry[1] is None or ts < entry[1]:
                 entry[1] = ts
@@ -164,7 +166,7 @@ class GenericAnalysis:
             out.append(Finding(
                 id=fid, severity=severity, count=count, title=f"{count} lines like '{hits[0][0][2]}'",
                 first_ms=min(firsts) if firsts else None, last_ms=max(lasts) if lasts else None,
-                examples=[v[3] for _, v in hits[:examples]], cause=cause, look_at=look,
+                examples=[w for _, v in hits for w in v[3]][:examples], cause=cause, look_at=look,
                 detail={"templates": [{"count": v[0], "level": k[0], "source": k[1], "template": k[2]} for k, v in hits[:10]],
                  "levels": dict(levels)}))
         bursts = self.bursts.bursts()
@@ -199,7 +201,7 @@ class GenericAnalysis:
             "sources": [{"source": s, "count": c} for s, c in self.sources.most_common(15)],
             "templates": [
                 {"count": v[0], "level": k[0], "source": k[1], "template": k[2], "first": iso(v[1]),
-                 "last": iso(v[2]), "example": v[3]}
+                 "last": iso(v[2]), "example": v[3][0] if v[3] else None}
                 for k, v in self.ranked()[:n]
             ],
             "distinct_templates": len(self.templates),

@@ -3,8 +3,9 @@
 * A path may be a file, a directory (its log-like files), or ``-`` (standard input).
 * ``rotated=True`` adds the rotated siblings of each file (``mm.log.1`` … ``mm.log.N``, also
   with ``.gz``/``.bz2``/``.xz``), as :class:`hlmm.log.FileSink` leaves them.
-* Compression is recognised by content (gzip, bzip2, xz), not by name.  zstd and zip are
-  recognised and refused with the command to run instead.
+* Compression is recognised by content (gzip, bzip2, xz), not by name, and streamed by
+  :mod:`hlmm.audit.decompress`.  zstd and zip are recognised and refused with the command to
+  run instead.  A compressed stream cut short is audited up to the damage.
 * The first 64 KiB (decompressed) decide whether a file is a log.  It is *not* a log when no
   line of that sample looks like one and the sample is binary, or when it is a CSV table.  Such
   a file gets a one-line :attr:`Source.problem`; the audit skips it (and fails with
@@ -14,11 +15,7 @@
 """
 from __future__ import annotations
 
-import bz2
 import csv
-import gzip
-import io
-import lzma
 import re
 import sys
 from collections.abc import Iterator
@@ -27,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from hlmm._core.logscan import parse_iso_ms
+from hlmm.audit.decompress import BrokenStream, iter_decompressed
 from hlmm.errors import InputError
 
 SAMPLE_BYTES = 64 * 1024
@@ -63,58 +61,58 @@ class Source:
     empty: bool = False
     read_error: str | None = None      # set while reading: a truncated/corrupt compressed stream
     decoded_bytes: int = 0             # log bytes read (after decompression)
-    _stdin: BinaryIO | None = field(default=None, repr=False)
-    _stream: BinaryIO | None = field(default=None, repr=False)
+    _stdin: BinaryIO | _Prefixed | None = field(default=None, repr=False)
+    _stdin_blocks: Iterator[tuple[bytes, int]] | None = field(default=None, repr=False)
+    _stdin_head: list[tuple[bytes, int]] = field(default_factory=list, repr=False)
 
     @property
     def rotation(self) -> int:
         m = _ROTATION.search(self.name)
         return int(m.group(1)) if m else 0
 
-    def open(self) -> tuple[BinaryIO, BinaryIO]:
-        """``(stream of decompressed bytes, raw stream whose tell() is the on-disk position)``."""
-        if self._stdin is not None:  # standard input: opened once, by sniff()
-            assert self._stream is not None
-            return self._stream, self._stdin
-        raw: BinaryIO = open(self.path, "rb")  # type: ignore[arg-type]
-        return _decompressor(self.compression, raw), raw
+    def blocks(self, block_bytes: int) -> Iterator[tuple[bytes, int]]:
+        """``(log bytes, on-disk position)`` blocks; raises :class:`BrokenStream` at damage."""
+        if self._stdin is not None:  # standard input is read once: what sniff() took comes first
+            if self._stdin_blocks is None:
+                self._stdin_blocks = _blocks(self._stdin, self.compression, block_bytes)
+            head, self._stdin_head = self._stdin_head, []
+            yield from head
+            yield from self._stdin_blocks
+            return
+        assert self.path is not None
+        with open(self.path, "rb") as raw:
+            yield from _blocks(raw, self.compression, block_bytes)
 
 
-def _decompressor(compression: str | None, raw: BinaryIO) -> BinaryIO:
-    if compression == "gzip":
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-    if compression == "bzip2":
-        return bz2.BZ2File(raw, "rb")  # type: ignore[return-value]
-    if compression == "xz":
-        return lzma.LZMAFile(raw, "rb")  # type: ignore[return-value]
-    return raw
-
-
-class _Prefixed(io.RawIOBase):
-    """A non-seekable stream with ``prefix`` put back in front (to sniff standard input)."""
+class _Prefixed:
+    """A stream with ``prefix`` put back in front of what remains of ``rest``."""
 
     def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
         self._prefix = prefix
         self._rest = rest
-        self._pos = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+    def read(self, n: int = -1) -> bytes:
         if self._prefix:
-            n = min(len(b), len(self._prefix))
-            b[:n] = self._prefix[:n]
-            self._prefix = self._prefix[n:]
-        else:
-            data = self._rest.read(len(b))
-            n = len(data)
-            b[:n] = data
-        self._pos += n
-        return n
+            if n < 0 or n >= len(self._prefix):
+                out, self._prefix = self._prefix, b""
+                more = self._rest.read(-1 if n < 0 else n - len(out)) if n != len(out) else b""
+                return out + more
+            out, self._prefix = self._prefix[:n], self._prefix[n:]
+            return out
+        return self._rest.read(n)
 
-    def tell(self) -> int:
-        return self._pos
+
+def _blocks(raw: BinaryIO, compression: str | None, block_bytes: int) -> Iterator[tuple[bytes, int]]:
+    if compression:
+        yield from iter_decompressed(raw, compression, block_bytes)
+        return
+    pos = 0
+    while True:
+        block = raw.read(block_bytes)
+        if not block:
+            return
+        pos += len(block)
+        yield block, pos
 
 
 def discover(paths: list[str], *, rotated: bool = False) -> list[Source]:
@@ -184,7 +182,7 @@ def sniff(src: Source) -> None:
     try:
         if src._stdin is not None:
             head = src._stdin.read(SAMPLE_BYTES)
-            src._stdin = _Prefixed(head, src._stdin)  # type: ignore[assignment]
+            src._stdin = _Prefixed(head, src._stdin)  # standard input cannot be rewound
         else:
             assert src.path is not None
             src.size = src.path.stat().st_size
@@ -200,23 +198,25 @@ def sniff(src: Source) -> None:
                 return
             src.compression = kind
             break
+    sample = b""
     try:
         if src._stdin is not None:
-            stream = _decompressor(src.compression, src._stdin)
-            sample = stream.read(SAMPLE_BYTES) if src.compression else head
-            # standard input cannot be rewound: keep the sample in front of what follows
-            src._stream = _Prefixed(sample, stream) if src.compression else src._stdin  # type: ignore[assignment]
-        elif src.compression:
-            stream, raw = src.open()
-            try:
-                sample = stream.read(SAMPLE_BYTES)
-            finally:
-                raw.close()
+            src._stdin_blocks = _blocks(src._stdin, src.compression, 1 << 20)
+            for block in src._stdin_blocks:
+                src._stdin_head.append(block)
+                sample += block[0]
+                if len(sample) >= SAMPLE_BYTES:
+                    break
         else:
-            sample = head
-    except (EOFError, OSError, lzma.LZMAError, ValueError) as exc:
-        src.problem = f"{src.compression} data is corrupt or truncated before any log line ({exc})"
-        return
+            for block, _ in src.blocks(SAMPLE_BYTES):
+                sample += block
+                if len(sample) >= SAMPLE_BYTES:
+                    break
+    except (BrokenStream, OSError) as exc:
+        if not sample:
+            src.problem = f"{src.compression or 'file'} data is corrupt or truncated before any log line ({exc})"
+            return
+    sample = sample[:SAMPLE_BYTES]
     if not sample.strip():
         src.empty = True
         return
@@ -277,33 +277,21 @@ def _csv_header(lines: list[bytes]) -> list[str] | None:
 
 
 def read_blocks(src: Source, block_bytes: int) -> Iterator[tuple[bytes, int]]:
-    """Decompressed blocks of ``src`` with the on-disk position after each.
+    """Log-text blocks of ``src`` with the on-disk position after each.
 
     A truncated or corrupt compressed stream ends the iteration after the data that decoded;
     :attr:`Source.read_error` then says what happened.
     """
-    stream, raw = src.open()
     total = 0
     try:
-        while True:
-            try:
-                block = stream.read(block_bytes)
-            except (EOFError, OSError, lzma.LZMAError, ValueError) as exc:
-                src.read_error = (f"{src.compression or 'file'} stream ends early or is corrupt after "
-                                  f"{total} decompressed bytes ({exc}); the lines before were audited")
-                return
-            if not block:
-                return
+        for block, pos in src.blocks(block_bytes):
             total += len(block)
             src.decoded_bytes = total
-            try:
-                pos = raw.tell()
-            except (OSError, ValueError):
-                pos = total
             yield block, pos
-    finally:
-        if src._stdin is None:
-            raw.close()
+    except BrokenStream as exc:
+        src.read_error = f"{exc} after {total:,} bytes of log; the lines before were audited"
+    except OSError as exc:
+        src.read_error = f"read failed after {total:,} bytes: {exc.strerror or exc}"
 
 
 def last_timestamp_ms(src: Source) -> int | None:
@@ -317,17 +305,11 @@ def last_timestamp_ms(src: Source) -> int | None:
             f.seek(max(0, src.size - SAMPLE_BYTES))
             tail = f.read()
     else:
-        stream, raw = src.open()
         try:
-            while True:
-                block = stream.read(1 << 20)
-                if not block:
-                    break
+            for block, _ in src.blocks(1 << 20):
                 tail = (tail + block)[-SAMPLE_BYTES:]
-        except (EOFError, OSError, lzma.LZMAError, ValueError):
+        except (BrokenStream, OSError):
             pass
-        finally:
-            raw.close()
     last = None
     for m in _TS_TEXT.finditer(tail):
         t = parse_iso_ms(m.group(0))
@@ -343,9 +325,3 @@ def display_size(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000  # type: ignore[assignment]
     return f"{n} B"
-
-
-def is_stdin(src: Source) -> bool:
-    return src._stdin is not None
-
-
