@@ -6,7 +6,8 @@ book is replaced as a whole, never patched. Three ways in, all validated the sam
 * ``apply_message(raw)``: the WebSocket frame as received (``bytes`` or ``str``), either the
   envelope ``{"channel":"l2Book","data":{...}}`` or the bare ``/info`` response
   ``{"coin":..,"time":..,"levels":[[bids],[asks]]}``. A hand-written scanner reads the buffer in
-  place; decimal strings become int64 units/lots exactly (no float in between).
+  place (``hlmm._core.l2scan``); decimal strings become int64 units/lots exactly (no float in
+  between).
 * ``apply_levels(levels, time_ms)``: the already-parsed ``levels`` list.
 * ``apply_arrays(bid_px, bid_sz, ask_px, ask_sz, time_ms)``: units and lots directly.
 
@@ -26,11 +27,14 @@ Defined behaviour (tested):
   units/lots or more, nonzero digits beyond px_decimals/sz_decimals (trailing zeros are fine:
   ``"1234.0"`` is a valid size at sz_decimals 0), prices or sizes <= 0, bids not strictly
   descending or asks not strictly ascending, a crossed book (best bid >= best ask).
-* The whole message is checked for JSON syntax. String escapes are decoded in the coin and in
-  px/sz strings (a cold path: Hyperliquid sends none); key names are matched literally. A key
-  the book reads (channel, data, coin, time, levels, px, sz, n) given twice in one object is an
-  error rather than "last wins". Bytes above 0x7F are only allowed inside strings and are not
-  UTF-8 validated. When the JSON is broken, that is reported in preference to content errors.
+* The whole message is checked for JSON syntax, and a broken JSON is reported in preference to
+  content errors. The JSON details (escapes, duplicate keys, key order of the envelope, bytes
+  above 0x7F) are the scanner's, documented in ``hlmm._core.l2scan``; an escaped coin name is
+  decoded before it is compared with the book's.
+
+Layout: ``l2scan`` reads a frame into this book's scratch sides; this module holds the book
+state, the checks across sides (coin, crossed, stale) and the commit, the other two ways in,
+the BookError classes and the queries.
 """
 import json
 
@@ -39,19 +43,27 @@ import numpy as np
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.math cimport NAN, isnan, llround
-from libc.stdint cimport INT64_MAX, int64_t
+from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcmp, memcpy
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
+
+from hlmm._core.l2scan cimport (
+    FIELD_CHANNEL, FIELD_COIN, FIELD_DATA, FIELD_LEVEL, FIELD_LEVELS, FIELD_N, FIELD_NONE,
+    FIELD_PX, FIELD_SIDE, FIELD_SZ, FIELD_TIME, L2_VALUE_LIMIT, L2Scan, L2ScanSide, SCAN_ASKS,
+    SCAN_BIDS, SCAN_CHANNEL, SCAN_DECIMALS, SCAN_DUPLICATE, SCAN_MISSING, SCAN_NONPOSITIVE, SCAN_NOT_INT,
+    SCAN_NUMBER, SCAN_OK, SCAN_RANGE, SCAN_STRUCTURE, SCAN_SYNTAX, SCAN_TRUNCATED, SCAN_UNSORTED,
+    l2_out_of_order, l2scan_decimal, l2scan_message,
+)
 
 BID = BOOK_BID
 ASK = BOOK_ASK
 DEFAULT_CAPACITY = 20      # Hyperliquid's maximum levels per side
 MAX_CAPACITY = 1000
-VALUE_LIMIT = 10 ** 15     # prices in units and sizes in lots must be below this
+VALUE_LIMIT = L2_VALUE_LIMIT   # prices in units and sizes in lots must be below this (10**15)
 
-cdef int64_t _LIMIT = 1000000000000000
-cdef int _MAX_DEPTH = 128   # JSON nesting accepted inside skipped values
+# The scanner's side numbering is the wire order levels[0] = bids, levels[1] = asks.
+assert <int>SCAN_BIDS == <int>BOOK_BID and <int>SCAN_ASKS == <int>BOOK_ASK
 
 
 # ---------------------------------------------------------------------------------- errors
@@ -116,750 +128,6 @@ cdef class FillEstimate:
                 f"filled={self.filled!r}, filled_lots={self.filled_lots}, complete={self.complete})")
 
 
-# ------------------------------------------------------------------------------- scanner
-cdef enum:
-    E_OK = 0
-    E_SYNTAX
-    E_TRUNCATED
-    E_STRUCTURE
-    E_MISSING
-    E_CHANNEL
-    E_NUMBER
-    E_RANGE
-    E_DECIMALS
-    E_NONPOSITIVE
-    E_UNSORTED
-    E_NOT_INT
-    E_DUPLICATE
-
-cdef enum:
-    F_NONE = 0
-    F_COIN = 1
-    F_TIME = 2
-    F_LEVELS = 4
-    F_PX = 8
-    F_SZ = 16
-    F_N = 32
-    F_CHANNEL = 64
-    F_DATA = 128
-    F_LEVEL = 256
-    F_SIDE = 512
-
-_FIELD_NAMES = {F_NONE: "message", F_COIN: "coin", F_TIME: "time", F_LEVELS: "levels",
-                F_PX: "px", F_SZ: "sz", F_N: "n", F_CHANNEL: "channel", F_DATA: "data",
-                F_LEVEL: "level", F_SIDE: "side"}
-
-cdef struct Scan:
-    const unsigned char* buf
-    Py_ssize_t end
-    Py_ssize_t pos
-    int depth
-    int err
-    int err_field
-    int err_side            # -1 when the error is not inside a side
-    Py_ssize_t err_level    # -1 when not inside a level
-    Py_ssize_t err_pos
-    Py_ssize_t tok_start    # offending token, for the message
-    Py_ssize_t tok_end
-    int64_t bad_px          # unsorted: this level's px and the previous one
-    int64_t prev_px
-    int found               # F_COIN | F_TIME | F_LEVELS seen in the book object
-    Py_ssize_t coin_start
-    Py_ssize_t coin_end
-    bint coin_escaped
-    int64_t time_ms
-    BookSide* sides[2]
-    Py_ssize_t total[2]     # levels received per side (may exceed capacity)
-    Py_ssize_t capacity
-    int px_decimals
-    int sz_decimals
-
-
-cdef inline bint _digit(unsigned char c) noexcept nogil:
-    return 48 <= c <= 57
-
-
-cdef inline void _ws(Scan* s) noexcept nogil:
-    cdef unsigned char c
-    while s.pos < s.end:
-        c = s.buf[s.pos]
-        if c == 32 or c == 10 or c == 13 or c == 9:
-            s.pos += 1
-        else:
-            return
-
-
-cdef int _fail(Scan* s, int code, int field) noexcept nogil:
-    s.err = code
-    s.err_field = field
-    s.err_pos = s.pos
-    s.tok_start = s.pos
-    s.tok_end = s.pos
-    return -1
-
-
-cdef int _fail_tok(Scan* s, int code, int field, Py_ssize_t a, Py_ssize_t b) noexcept nogil:
-    s.err = code
-    s.err_field = field
-    s.err_pos = a
-    s.tok_start = a
-    s.tok_end = b
-    return -1
-
-
-cdef inline int _need(Scan* s) noexcept nogil:
-    """Skip whitespace; fail as truncated when the buffer ends."""
-    _ws(s)
-    if s.pos >= s.end:
-        return _fail(s, E_TRUNCATED, F_NONE)
-    return 0
-
-
-cdef inline bint _hex(unsigned char c) noexcept nogil:
-    return _digit(c) or 97 <= c <= 102 or 65 <= c <= 70
-
-
-cdef inline int _scan_string(Scan* s, Py_ssize_t* start, Py_ssize_t* stop, bint* escaped) noexcept nogil:
-    """At a '"': find the closing quote, checking escapes and control characters."""
-    cdef Py_ssize_t i = s.pos + 1
-    cdef unsigned char c
-    cdef int k
-    escaped[0] = 0
-    start[0] = i
-    while i < s.end:
-        c = s.buf[i]
-        if c == 34:                                     # closing quote
-            stop[0] = i
-            s.pos = i + 1
-            return 0
-        if c == 92:                                     # backslash
-            escaped[0] = 1
-            i += 1
-            if i >= s.end:
-                break
-            c = s.buf[i]
-            if c == 117:                                # \uXXXX
-                for k in range(4):
-                    i += 1
-                    if i >= s.end:
-                        s.pos = s.end
-                        return _fail(s, E_TRUNCATED, F_NONE)
-                    if not _hex(s.buf[i]):
-                        s.pos = i
-                        return _fail(s, E_SYNTAX, F_NONE)
-            elif not (c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110
-                      or c == 114 or c == 116):
-                s.pos = i
-                return _fail(s, E_SYNTAX, F_NONE)
-        elif c < 32:
-            s.pos = i
-            return _fail(s, E_SYNTAX, F_NONE)
-        i += 1
-    s.pos = s.end
-    return _fail(s, E_TRUNCATED, F_NONE)
-
-
-cdef inline int _skip_number(Scan* s) noexcept nogil:
-    """JSON number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?"""
-    cdef Py_ssize_t i = s.pos
-    if s.buf[i] == 45:
-        i += 1
-    if i >= s.end:
-        s.pos = i
-        return _fail(s, E_TRUNCATED, F_NONE)
-    if s.buf[i] == 48:
-        i += 1
-    elif _digit(s.buf[i]):
-        while i < s.end and _digit(s.buf[i]):
-            i += 1
-    else:
-        s.pos = i
-        return _fail(s, E_SYNTAX, F_NONE)
-    if i < s.end and s.buf[i] == 46:                    # fraction
-        i += 1
-        if i >= s.end:
-            s.pos = i
-            return _fail(s, E_TRUNCATED, F_NONE)
-        if not _digit(s.buf[i]):
-            s.pos = i
-            return _fail(s, E_SYNTAX, F_NONE)
-        while i < s.end and _digit(s.buf[i]):
-            i += 1
-    if i < s.end and (s.buf[i] == 101 or s.buf[i] == 69):   # exponent
-        i += 1
-        if i < s.end and (s.buf[i] == 43 or s.buf[i] == 45):
-            i += 1
-        if i >= s.end:
-            s.pos = i
-            return _fail(s, E_TRUNCATED, F_NONE)
-        if not _digit(s.buf[i]):
-            s.pos = i
-            return _fail(s, E_SYNTAX, F_NONE)
-        while i < s.end and _digit(s.buf[i]):
-            i += 1
-    s.pos = i
-    return 0
-
-
-cdef int _skip_literal(Scan* s, const char* lit, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t avail = s.end - s.pos
-    cdef Py_ssize_t m = n if avail >= n else avail
-    if memcmp(s.buf + s.pos, lit, m) != 0:
-        return _fail(s, E_SYNTAX, F_NONE)
-    if m < n:
-        s.pos = s.end
-        return _fail(s, E_TRUNCATED, F_NONE)
-    s.pos += n
-    return 0
-
-
-cdef inline int _next_key(Scan* s, Py_ssize_t* ks, Py_ssize_t* ke) noexcept nogil:
-    """Read `"key" :` and leave pos at the value."""
-    cdef bint esc
-    if _need(s):
-        return -1
-    if s.buf[s.pos] != 34:
-        return _fail(s, E_SYNTAX, F_NONE)
-    if _scan_string(s, ks, ke, &esc):
-        return -1
-    if _need(s):
-        return -1
-    if s.buf[s.pos] != 58:
-        return _fail(s, E_SYNTAX, F_NONE)
-    s.pos += 1
-    return 0
-
-
-cdef inline int _after_member(Scan* s, unsigned char close) noexcept nogil:
-    """After a value inside a container: 1 if ',' (more follows), 0 at the closer, -1 error."""
-    if _need(s):
-        return -1
-    cdef unsigned char c = s.buf[s.pos]
-    if c == 44:
-        s.pos += 1
-        return 1
-    if c == close:
-        s.pos += 1
-        return 0
-    return _fail(s, E_SYNTAX, F_NONE)
-
-
-cdef int _skip_value(Scan* s) noexcept nogil:
-    cdef Py_ssize_t ks, ke
-    cdef bint esc
-    cdef int r
-    cdef unsigned char c
-    if _need(s):
-        return -1
-    c = s.buf[s.pos]
-    if c == 34:
-        return _scan_string(s, &ks, &ke, &esc)
-    if c == 123 or c == 91:                             # { or [
-        s.depth += 1
-        if s.depth > _MAX_DEPTH:
-            return _fail(s, E_SYNTAX, F_NONE)
-        s.pos += 1
-        if _need(s):
-            return -1
-        if s.buf[s.pos] == c + 2:                       # empty: '}' = '{'+2, ']' = '['+2
-            s.pos += 1
-        else:
-            while True:
-                if c == 123 and _next_key(s, &ks, &ke):
-                    return -1
-                if _skip_value(s):
-                    return -1
-                r = _after_member(s, c + 2)
-                if r < 0:
-                    return -1
-                if r == 0:
-                    break
-        s.depth -= 1
-        return 0
-    if c == 45 or _digit(c):
-        return _skip_number(s)
-    if c == 116:
-        return _skip_literal(s, b"true", 4)
-    if c == 102:
-        return _skip_literal(s, b"false", 5)
-    if c == 110:
-        return _skip_literal(s, b"null", 4)
-    return _fail(s, E_SYNTAX, F_NONE)
-
-
-cdef inline bint _key_is(Scan* s, Py_ssize_t ks, Py_ssize_t ke, const char* name,
-                         Py_ssize_t n) noexcept nogil:
-    return ke - ks == n and memcmp(s.buf + ks, name, n) == 0
-
-
-cdef int _wrong_type(Scan* s, int field) noexcept nogil:
-    """The value at pos has the wrong JSON type: skip it (syntax first) and report it."""
-    cdef Py_ssize_t a = s.pos
-    if _skip_value(s):
-        return -1
-    return _fail_tok(s, E_STRUCTURE, field, a, s.pos)
-
-
-cdef inline int _parse_uint(Scan* s, int field, int64_t* out) noexcept nogil:
-    """A JSON integer >= 0 below 2**63 (``-0`` is 0)."""
-    cdef Py_ssize_t a, i
-    cdef int64_t v = 0
-    cdef int d
-    cdef bint neg
-    if _need(s):
-        return -1
-    a = s.pos
-    if not (s.buf[a] == 45 or _digit(s.buf[a])):
-        if _skip_value(s):
-            return -1
-        return _fail_tok(s, E_NOT_INT, field, a, s.pos)
-    if _skip_number(s):
-        return -1
-    neg = s.buf[a] == 45
-    i = a + neg
-    while i < s.pos and _digit(s.buf[i]):
-        d = s.buf[i] - 48
-        if v > (INT64_MAX - d) // 10:
-            return _fail_tok(s, E_RANGE, field, a, s.pos)
-        v = v * 10 + d
-        i += 1
-    if i != s.pos or (neg and v != 0):
-        return _fail_tok(s, E_NOT_INT, field, a, s.pos)
-    out[0] = v
-    return 0
-
-
-cdef inline int _parse_decimal(const unsigned char* p, Py_ssize_t n, int decimals,
-                        int64_t* out) noexcept nogil:
-    """Exact decimal string -> integer of 10**-decimals. Returns E_OK or the error code."""
-    cdef Py_ssize_t i = 0, j, int_a, int_b, fr_a, fr_b, kept
-    cdef int64_t v = 0
-    cdef bint neg = n > 0 and p[0] == 45
-    i = neg
-    int_a = i
-    while i < n and _digit(p[i]):
-        i += 1
-    if i == int_a:
-        return E_NUMBER
-    int_b = i
-    fr_a = fr_b = i
-    if i < n and p[i] == 46:
-        i += 1
-        fr_a = i
-        while i < n and _digit(p[i]):
-            i += 1
-        if i == fr_a:
-            return E_NUMBER
-        fr_b = i
-    if i != n:
-        return E_NUMBER
-    for j in range(fr_a + decimals, fr_b):
-        if p[j] != 48:
-            return E_DECIMALS
-    for j in range(int_a, int_b):
-        v = v * 10 + (p[j] - 48)
-        if v >= _LIMIT:
-            return E_RANGE
-    kept = fr_b - fr_a
-    if kept > decimals:
-        kept = decimals
-    for j in range(fr_a, fr_a + kept):
-        v = v * 10 + (p[j] - 48)
-        if v >= _LIMIT:
-            return E_RANGE
-    for j in range(kept, decimals):
-        v *= 10
-        if v >= _LIMIT:
-            return E_RANGE
-    if neg or v == 0:
-        return E_NONPOSITIVE
-    out[0] = v
-    return E_OK
-
-
-cdef int _hexval(unsigned char c) noexcept nogil:
-    if c <= 57:
-        return c - 48
-    return (c | 32) - 87
-
-
-cdef Py_ssize_t _unescape(const unsigned char* p, Py_ssize_t n, unsigned char* out,
-                          Py_ssize_t cap) noexcept nogil:
-    """Decode a validated JSON string body into `out`; -1 when it does not fit or decodes to
-    a non-ASCII character (neither can be a number). Cold path: Hyperliquid never escapes."""
-    cdef Py_ssize_t i = 0, k = 0
-    cdef int code
-    cdef unsigned char c
-    while i < n:
-        if k >= cap:
-            return -1
-        c = p[i]
-        if c == 92:
-            c = p[i + 1]
-            if c == 117:
-                code = (_hexval(p[i + 2]) << 12 | _hexval(p[i + 3]) << 8
-                        | _hexval(p[i + 4]) << 4 | _hexval(p[i + 5]))
-                if code > 127:
-                    return -1
-                c = <unsigned char>code
-                i += 6
-            else:
-                # \" \\ \/ map to themselves; \b \f \n \r \t to a control char (never a digit)
-                c = c if (c == 34 or c == 92 or c == 47) else 1
-                i += 2
-        else:
-            i += 1
-        out[k] = c
-        k += 1
-    return k
-
-
-cdef inline int _parse_decimal_field(Scan* s, int field, int decimals, int64_t* out) noexcept nogil:
-    cdef Py_ssize_t a, b, m
-    cdef bint esc
-    cdef int code
-    cdef unsigned char tmp[64]
-    if _need(s):
-        return -1
-    if s.buf[s.pos] != 34:
-        return _wrong_type(s, field)
-    if _scan_string(s, &a, &b, &esc):
-        return -1
-    if not esc:
-        code = _parse_decimal(s.buf + a, b - a, decimals, out)
-    else:
-        m = _unescape(s.buf + a, b - a, tmp, 64)
-        code = E_NUMBER if m < 0 else _parse_decimal(tmp, m, decimals, out)
-    if code != E_OK:
-        return _fail_tok(s, code, field, a, b)
-    return 0
-
-
-cdef int _parse_level(Scan* s, int64_t* px, int64_t* sz, int64_t* n) noexcept nogil:
-    """At '{': one level object {"px": str, "sz": str, "n": int?}, keys in any order."""
-    cdef Py_ssize_t ks, ke, start = s.pos
-    cdef int seen = 0, r
-    n[0] = 0
-    s.pos += 1
-    if _need(s):
-        return -1
-    if s.buf[s.pos] == 125:
-        s.pos += 1
-    else:
-        while True:
-            if _next_key(s, &ks, &ke):
-                return -1
-            if _key_is(s, ks, ke, b"px", 2):
-                if seen & F_PX:
-                    return _fail_tok(s, E_DUPLICATE, F_PX, ks, ke)
-                if _parse_decimal_field(s, F_PX, s.px_decimals, px):
-                    return -1
-                seen |= F_PX
-            elif _key_is(s, ks, ke, b"sz", 2):
-                if seen & F_SZ:
-                    return _fail_tok(s, E_DUPLICATE, F_SZ, ks, ke)
-                if _parse_decimal_field(s, F_SZ, s.sz_decimals, sz):
-                    return -1
-                seen |= F_SZ
-            elif _key_is(s, ks, ke, b"n", 1):
-                if seen & F_N:
-                    return _fail_tok(s, E_DUPLICATE, F_N, ks, ke)
-                if _parse_uint(s, F_N, n):
-                    return -1
-                seen |= F_N
-            elif _skip_value(s):
-                return -1
-            r = _after_member(s, 125)
-            if r < 0:
-                return -1
-            if r == 0:
-                break
-    if not (seen & F_PX):
-        return _fail_tok(s, E_MISSING, F_PX, start, s.pos)
-    if not (seen & F_SZ):
-        return _fail_tok(s, E_MISSING, F_SZ, start, s.pos)
-    return 0
-
-
-cdef int _parse_side(Scan* s, int side) noexcept nogil:
-    """At a side's list: parse, validate and store the best `capacity` levels."""
-    cdef BookSide* out = s.sides[side]
-    cdef Py_ssize_t idx = 0
-    cdef int64_t px = 0, sz = 0, n = 0, prev = 0
-    cdef int r
-    out.count = 0
-    s.total[side] = 0
-    s.err_side = side
-    if _need(s):
-        return -1
-    if s.buf[s.pos] != 91:
-        return _wrong_type(s, F_SIDE)
-    s.pos += 1
-    if _need(s):
-        return -1
-    if s.buf[s.pos] == 93:
-        s.pos += 1
-    else:
-        while True:
-            s.err_level = idx
-            if _need(s):
-                return -1
-            if s.buf[s.pos] != 123:
-                return _wrong_type(s, F_LEVEL)
-            if _parse_level(s, &px, &sz, &n):
-                return -1
-            if idx > 0 and ((side == BOOK_BID and px >= prev) or (side == BOOK_ASK and px <= prev)):
-                s.bad_px = px
-                s.prev_px = prev
-                return _fail(s, E_UNSORTED, F_PX)
-            if idx < s.capacity:
-                out.px[idx] = px
-                out.sz[idx] = sz
-                out.n[idx] = n
-            prev = px
-            idx += 1
-            r = _after_member(s, 93)
-            if r < 0:
-                return -1
-            if r == 0:
-                break
-    out.count = idx if idx < s.capacity else s.capacity
-    s.total[side] = idx
-    s.err_side = -1
-    s.err_level = -1
-    return 0
-
-
-cdef int _parse_levels(Scan* s) noexcept nogil:
-    """At `levels`: exactly [bids, asks]."""
-    cdef Py_ssize_t a
-    if _need(s):
-        return -1
-    a = s.pos
-    if s.buf[a] != 91:
-        return _wrong_type(s, F_LEVELS)
-    s.pos += 1
-    if _need(s):
-        return -1
-    if s.buf[s.pos] == 93:
-        s.pos += 1
-        return _fail_tok(s, E_STRUCTURE, F_LEVELS, a, s.pos)
-    if _parse_side(s, BOOK_BID):
-        return -1
-    if _need(s):
-        return -1
-    if s.buf[s.pos] == 93:
-        s.pos += 1
-        return _fail_tok(s, E_STRUCTURE, F_LEVELS, a, s.pos)
-    if s.buf[s.pos] != 44:
-        return _fail(s, E_SYNTAX, F_NONE)
-    s.pos += 1
-    if _parse_side(s, BOOK_ASK):
-        return -1
-    if _need(s):
-        return -1
-    if s.buf[s.pos] == 44:
-        s.pos = a
-        if _skip_value(s):
-            return -1
-        return _fail_tok(s, E_STRUCTURE, F_LEVELS, a, s.pos)
-    if s.buf[s.pos] != 93:
-        return _fail(s, E_SYNTAX, F_NONE)
-    s.pos += 1
-    s.found |= F_LEVELS
-    return 0
-
-
-cdef int _parse_coin(Scan* s) noexcept nogil:
-    if _need(s):
-        return -1
-    if s.buf[s.pos] != 34:
-        return _wrong_type(s, F_COIN)
-    if _scan_string(s, &s.coin_start, &s.coin_end, &s.coin_escaped):
-        return -1
-    s.found |= F_COIN
-    return 0
-
-
-cdef int _parse_time(Scan* s) noexcept nogil:
-    if _parse_uint(s, F_TIME, &s.time_ms):
-        return -1
-    s.found |= F_TIME
-    return 0
-
-
-cdef int _parse_field(Scan* s, int field) noexcept nogil:
-    if field == F_COIN:
-        return _parse_coin(s)
-    if field == F_TIME:
-        return _parse_time(s)
-    return _parse_levels(s)
-
-
-cdef int _parse_book(Scan* s) noexcept nogil:
-    """At the book object {"coin","time","levels",...}; other keys are skipped."""
-    cdef Py_ssize_t ks, ke
-    cdef int r, key
-    if _need(s):
-        return -1
-    if s.buf[s.pos] != 123:
-        return _wrong_type(s, F_DATA)
-    s.found = 0
-    s.pos += 1
-    if _need(s):
-        return -1
-    if s.buf[s.pos] == 125:
-        s.pos += 1
-        return 0
-    while True:
-        if _next_key(s, &ks, &ke):
-            return -1
-        key = (F_LEVELS if _key_is(s, ks, ke, b"levels", 6) else F_COIN if _key_is(s, ks, ke, b"coin", 4)
-               else F_TIME if _key_is(s, ks, ke, b"time", 4) else F_NONE)
-        if key and s.found & key:
-            return _fail_tok(s, E_DUPLICATE, key, ks, ke)
-        r = _parse_field(s, key) if key else _skip_value(s)
-        if r:
-            return -1
-        r = _after_member(s, 125)
-        if r < 0:
-            return -1
-        if r == 0:
-            return 0
-
-
-cdef int _parse_message(Scan* s) noexcept nogil:
-    """Top level: the WS envelope or the bare /info response.
-
-    The envelope's "data" is parsed in place when "channel" came first (as Hyperliquid sends
-    it); otherwise its position is remembered and parsed after the channel is known. Bare book
-    fields are parsed after the top level is read, in text order, and only without a channel.
-    """
-    cdef Py_ssize_t ks, ke, a, b
-    cdef Py_ssize_t data_pos = -1
-    cdef Py_ssize_t pos3[3]
-    cdef int fields3[3]
-    cdef bint esc, chan_seen = 0, data_done = 0
-    cdef int r, k, best, key, top_seen = 0
-    pos3[0] = pos3[1] = pos3[2] = -1
-    fields3[0] = F_COIN
-    fields3[1] = F_TIME
-    fields3[2] = F_LEVELS
-    if _need(s):
-        return -1
-    if s.buf[s.pos] != 123:
-        if s.buf[s.pos] == 91:
-            return _wrong_type(s, F_NONE)
-        return _fail(s, E_SYNTAX, F_NONE)
-    s.pos += 1
-    if _need(s):
-        return -1
-    if s.buf[s.pos] == 125:
-        s.pos += 1
-    else:
-        while True:
-            if _next_key(s, &ks, &ke):
-                return -1
-            r = 0
-            key = (F_CHANNEL if _key_is(s, ks, ke, b"channel", 7) else F_DATA if _key_is(s, ks, ke, b"data", 4)
-                   else F_COIN if _key_is(s, ks, ke, b"coin", 4) else F_TIME if _key_is(s, ks, ke, b"time", 4)
-                   else F_LEVELS if _key_is(s, ks, ke, b"levels", 6) else F_NONE)
-            if key and top_seen & key:
-                return _fail_tok(s, E_DUPLICATE, key, ks, ke)
-            top_seen |= key
-            if key == F_CHANNEL:
-                if _need(s):
-                    return -1
-                if s.buf[s.pos] != 34:
-                    return _wrong_type(s, F_CHANNEL)
-                if _scan_string(s, &a, &b, &esc):
-                    return -1
-                if not (b - a == 6 and memcmp(s.buf + a, b"l2Book", 6) == 0):
-                    return _fail_tok(s, E_CHANNEL, F_CHANNEL, a, b)
-                chan_seen = 1
-            elif key == F_DATA:
-                if chan_seen:
-                    r = _parse_book(s)
-                    data_done = 1
-                else:
-                    _ws(s)
-                    data_pos = s.pos
-                    r = _skip_value(s)
-            elif key == F_COIN:
-                _ws(s)
-                pos3[0] = s.pos
-                r = _skip_value(s)
-            elif key == F_TIME:
-                _ws(s)
-                pos3[1] = s.pos
-                r = _skip_value(s)
-            elif key == F_LEVELS:
-                _ws(s)
-                pos3[2] = s.pos
-                r = _skip_value(s)
-            else:
-                r = _skip_value(s)
-            if r:
-                return -1
-            r = _after_member(s, 125)
-            if r < 0:
-                return -1
-            if r == 0:
-                break
-    _ws(s)
-    if s.pos != s.end:
-        return _fail(s, E_SYNTAX, F_NONE)
-    if chan_seen:
-        if not data_done:
-            if data_pos < 0:
-                return _fail(s, E_MISSING, F_DATA)
-            s.pos = data_pos
-            if _parse_book(s):
-                return -1
-    else:
-        s.found = 0
-        while True:                                     # deferred bare fields, in text order
-            best = -1
-            for k in range(3):
-                if pos3[k] >= 0 and (best < 0 or pos3[k] < pos3[best]):
-                    best = k
-            if best < 0:
-                break
-            s.pos = pos3[best]
-            pos3[best] = -1
-            if _parse_field(s, fields3[best]):
-                return -1
-    if not (s.found & F_COIN):
-        return _fail(s, E_MISSING, F_COIN)
-    if not (s.found & F_TIME):
-        return _fail(s, E_MISSING, F_TIME)
-    if not (s.found & F_LEVELS):
-        return _fail(s, E_MISSING, F_LEVELS)
-    return 0
-
-
-cdef void _prefer_syntax_error(Scan* s) noexcept nogil:
-    """Cold path after a content error: if the message is not valid JSON at all, report that
-    instead (as json.loads would), since a broken string can masquerade as a bad value."""
-    cdef Scan v
-    v.buf = s.buf
-    v.end = s.end
-    v.pos = 0
-    v.depth = 0
-    if _skip_value(&v) == 0:
-        _ws(&v)
-        if v.pos == v.end:
-            return
-        _fail(&v, E_SYNTAX, F_NONE)
-    s.err = v.err
-    s.err_field = F_NONE
-    s.err_side = -1
-    s.err_level = -1
-    s.err_pos = v.err_pos
-    s.tok_start = v.tok_start
-    s.tok_end = v.tok_end
-
-
 # ----------------------------------------------------------------------------- helpers
 cdef inline int64_t _monotonic_ns() noexcept nogil:
     cdef timespec ts
@@ -889,53 +157,73 @@ def _where(int side, Py_ssize_t level) -> str:
     return f"{name} level {level}" if level >= 0 else f"{name} side"
 
 
-cdef object _scan_error(L2Book book, Scan* s):
+_FIELD_NAMES = {FIELD_NONE: "message", FIELD_COIN: "coin", FIELD_TIME: "time",
+                FIELD_LEVELS: "levels", FIELD_PX: "px", FIELD_SZ: "sz", FIELD_N: "n",
+                FIELD_CHANNEL: "channel", FIELD_DATA: "data", FIELD_LEVEL: "level",
+                FIELD_SIDE: "side"}
+_EXPECTED = {FIELD_LEVELS: "a list [bids, asks] of two lists", FIELD_SIDE: "a list of levels",
+             FIELD_LEVEL: "an object {px, sz, n}", FIELD_PX: "a decimal string",
+             FIELD_SZ: "a decimal string", FIELD_COIN: "a string", FIELD_CHANNEL: "a string",
+             FIELD_DATA: "an object", FIELD_NONE: "a JSON object"}
+
+
+cdef inline void _scan_into(L2ScanSide* dst, const BookSide* scratch) noexcept nogil:
+    """Point the scanner at one of the book's scratch sides."""
+    dst.px = scratch.px
+    dst.sz = scratch.sz
+    dst.n = scratch.n
+
+
+cdef object _scan_error(L2Book book, const L2Scan* s):
     """Build the BookError for a failed scan (cold path)."""
     cdef bytes raw = (<const char*>s.buf)[:s.end]
     tok = _excerpt(raw, s.tok_start, s.tok_end)
     field = _FIELD_NAMES.get(s.err_field, "value")
     where = _where(s.err_side, s.err_level if s.err_side >= 0 else -1)
-    dec = book.px_decimals if s.err_field == F_PX else book.sz_decimals
     code = s.err
-    if code == E_TRUNCATED and s.end == 0:
+    if code == SCAN_TRUNCATED and s.end == 0:
         return TruncatedMessageError("empty l2Book message")
-    if code == E_TRUNCATED:
+    if code == SCAN_TRUNCATED:
         return TruncatedMessageError(
             f"l2Book message truncated: it ends at byte {s.end} inside the JSON")
-    if code == E_SYNTAX:
+    if code == SCAN_SYNTAX:
         around = _excerpt(raw, max(0, s.err_pos - 15), min(s.end, s.err_pos + 15))
         return MalformedMessageError(
             f"malformed JSON in l2Book message at byte {s.err_pos}: ...{around}...")
-    if code == E_STRUCTURE:
-        expected = {F_LEVELS: "a list [bids, asks] of two lists", F_SIDE: "a list of levels",
-                    F_LEVEL: "an object {px, sz, n}", F_PX: "a decimal string",
-                    F_SZ: "a decimal string", F_COIN: "a string", F_CHANNEL: "a string",
-                    F_DATA: "an object", F_NONE: "a JSON object"}.get(s.err_field, "valid")
-        return MalformedMessageError(f"{where}: {field} must be {expected}, got {tok}")
-    if code == E_MISSING:
+    if code == SCAN_STRUCTURE:
+        return MalformedMessageError(
+            f"{where}: {field} must be {_EXPECTED.get(s.err_field, 'valid')}, got {tok}")
+    if code == SCAN_MISSING:
         return MissingFieldError(f"{where}: missing field '{field}'")
-    if code == E_DUPLICATE:
+    if code == SCAN_DUPLICATE:
         return MalformedMessageError(f"{where}: duplicate key '{field}'")
-    if code == E_CHANNEL:
+    if code == SCAN_CHANNEL:
         return WrongChannelError(f"expected channel 'l2Book', got '{tok}'")
-    if code == E_NUMBER:
-        return InvalidNumberError(f"{where} {field}: '{tok}' is not a decimal number")
-    if code == E_RANGE:
-        if s.err_field in (F_PX, F_SZ):
-            return InvalidNumberError(
-                f"{where} {field}: '{tok}' is out of range (10**15 {'units' if s.err_field == F_PX else 'lots'} or more)")
+    if code == SCAN_RANGE and s.err_field != FIELD_PX and s.err_field != FIELD_SZ:
         return InvalidNumberError(f"{where}: '{field}' {tok} is out of range (2**63 or more)")
-    if code == E_NOT_INT:
+    if code == SCAN_NOT_INT:
         return InvalidNumberError(f"{where}: '{field}' must be a non-negative integer, got {tok}")
-    if code == E_DECIMALS:
-        return TooManyDecimalsError(
-            f"{where} {field}: '{tok}' has more than {dec} decimals "
-            f"({field}_decimals={dec} for {book.coin})")
-    if code == E_NONPOSITIVE:
-        return NonPositiveError(f"{where} {field}: '{tok}' is not positive")
-    if code == E_UNSORTED:
+    if code == SCAN_UNSORTED:
         return _unsorted_error(book, s.err_side, s.err_level, s.bad_px, s.prev_px)
+    if code in (SCAN_NUMBER, SCAN_RANGE, SCAN_DECIMALS, SCAN_NONPOSITIVE):
+        return _decimal_error(book, code, where, field, tok)
     return BookError(f"l2Book message refused (code {code})")
+
+
+def _decimal_error(L2Book book, int code, str where, str key, str tok):
+    """The BookError for a px/sz decimal string refused with `code` (the scanner's decimal
+    rules, l2scan_decimal), for every way in that reads decimal strings."""
+    cdef int dec = book.px_decimals if key == "px" else book.sz_decimals
+    where = f"{where} {key}"
+    if code == SCAN_NUMBER:
+        return InvalidNumberError(f"{where}: '{tok}' is not a decimal number")
+    if code == SCAN_RANGE:
+        return InvalidNumberError(
+            f"{where}: '{tok}' is out of range (10**15 {'units' if key == 'px' else 'lots'} or more)")
+    if code == SCAN_DECIMALS:
+        return TooManyDecimalsError(
+            f"{where}: '{tok}' has more than {dec} decimals ({key}_decimals={dec} for {book.coin})")
+    return NonPositiveError(f"{where}: '{tok}' is not positive")
 
 
 def _unsorted_error(L2Book book, int side, Py_ssize_t level, int64_t px, int64_t prev):
@@ -1029,32 +317,22 @@ cdef class L2Book:
     # ------------------------------------------------------------------------- input
     cdef int c_apply_message(self, const unsigned char* buf, Py_ssize_t length,
                              int64_t recv_ns) except -1:
-        cdef Scan s
-        s.buf = buf
-        s.end = length
-        s.pos = 0
-        s.depth = 0
-        s.err = E_OK
-        s.err_side = -1
-        s.err_level = -1
-        s.found = 0
-        s.coin_escaped = 0
-        s.sides[0] = &self._next_bids
-        s.sides[1] = &self._next_asks
-        s.total[0] = s.total[1] = 0
+        cdef L2Scan s
         s.capacity = self.capacity
         s.px_decimals = self.px_decimals
         s.sz_decimals = self.sz_decimals
-        if _parse_message(&s):
+        _scan_into(&s.side[SCAN_BIDS], &self._next_bids)
+        _scan_into(&s.side[SCAN_ASKS], &self._next_asks)
+        if l2scan_message(&s, buf, length):
             self.rejected_count += 1
-            if s.err != E_SYNTAX and s.err != E_TRUNCATED:
-                _prefer_syntax_error(&s)
             raise _scan_error(self, &s)
+        self._next_bids.count = s.side[SCAN_BIDS].stored
+        self._next_asks.count = s.side[SCAN_ASKS].stored
         if (s.coin_escaped or s.coin_end - s.coin_start != self._coin_len
                 or memcmp(buf + s.coin_start, self._coin, self._coin_len) != 0):
             self._check_coin_slow((<const char*>buf)[s.coin_start:s.coin_end], s.coin_escaped)
-        return self._commit(s.time_ms, recv_ns,
-                            s.total[0] > self.capacity or s.total[1] > self.capacity)
+        return self._commit(s.time_ms, recv_ns, s.side[SCAN_BIDS].received > self.capacity
+                            or s.side[SCAN_ASKS].received > self.capacity)
 
     def _check_coin_slow(self, bytes raw_coin, bint escaped):
         """Cold path: decode an escaped coin name, or report a mismatch."""
@@ -1107,11 +385,11 @@ cdef class L2Book:
         cdef Py_ssize_t i
         cdef int64_t prev = 0
         for i in range(count):
-            if px[i] <= 0 or sz[i] <= 0 or px[i] >= _LIMIT or sz[i] >= _LIMIT or (
+            if px[i] <= 0 or sz[i] <= 0 or px[i] >= L2_VALUE_LIMIT or sz[i] >= L2_VALUE_LIMIT or (
                     n != NULL and n[i] < 0):
                 self.rejected_count += 1
                 raise self._value_error(side, i, px[i], sz[i], n[i] if n != NULL else 0)
-            if i > 0 and ((side == BOOK_BID and px[i] >= prev) or (side == BOOK_ASK and px[i] <= prev)):
+            if i > 0 and l2_out_of_order(side, px[i], prev):
                 self.rejected_count += 1
                 raise _unsorted_error(self, side, i, px[i], prev)
             prev = px[i]
@@ -1127,7 +405,7 @@ cdef class L2Book:
         for name, v, unit in (("px", px, "units"), ("sz", sz, "lots")):
             if v <= 0:
                 return NonPositiveError(f"{where} {name}: {v} {unit} is not positive")
-            if v >= _LIMIT:
+            if v >= L2_VALUE_LIMIT:
                 return InvalidNumberError(f"{where} {name}: {v} {unit} is out of range (10**15 or more)")
         return InvalidNumberError(f"{where}: 'n' must be a non-negative integer, got {n}")
 
@@ -1195,7 +473,7 @@ cdef class L2Book:
                         raise InvalidNumberError(
                             f"{_where(side, idx)}: 'n' must be a non-negative integer, got {nv!r}")
                     n = nv
-                    if idx > 0 and ((side == BOOK_BID and px >= prev) or (side == BOOK_ASK and px <= prev)):
+                    if idx > 0 and l2_out_of_order(side, px, prev):
                         raise _unsorted_error(self, side, idx, px, prev)
                     if idx < self.capacity:
                         out.px[idx] = px
@@ -1224,19 +502,11 @@ cdef class L2Book:
             p = <const unsigned char*>PyUnicode_AsUTF8AndSize(text, &n)
         except UnicodeEncodeError:
             raise InvalidNumberError(f"{_where(side, idx)} {key}: {text!r} is not a decimal number") from None
-        code = _parse_decimal(p, n, decimals, &v)
-        if code == E_OK:
+        code = l2scan_decimal(p, n, decimals, &v)
+        if code == SCAN_OK:
             return v
-        where = f"{_where(side, idx)} {key}"
-        tok = text if len(text) <= 40 else text[:40] + "..."
-        if code == E_NUMBER:
-            raise InvalidNumberError(f"{where}: '{tok}' is not a decimal number")
-        if code == E_RANGE:
-            raise InvalidNumberError(f"{where}: '{tok}' is out of range (10**15 or more)")
-        if code == E_DECIMALS:
-            raise TooManyDecimalsError(
-                f"{where}: '{tok}' has more than {decimals} decimals ({key}_decimals={decimals} for {self.coin})")
-        raise NonPositiveError(f"{where}: '{tok}' is not positive")
+        raise _decimal_error(self, code, _where(side, idx), key,
+                             text if len(text) <= 40 else text[:40] + "...")
 
     def apply_arrays(self, bid_px, bid_sz, ask_px, ask_sz, time_ms, int64_t recv_ns=-1,
                      bid_n=None, ask_n=None) -> bool:
