@@ -96,7 +96,7 @@ def test_analyze(benchmark, trade_file):
 def _end_to_end(path: Path):
     result = read_trade_file(path)
     analysis = analyze(result.table)
-    return recommend(analysis, result.table)
+    return recommend(analysis)
 
 
 def test_calibrate_end_to_end(benchmark, trade_file):

@@ -124,7 +124,7 @@ def calibrate(files, as_json, out, force, merge_path, buckets, date_order, tz, a
                             min_clusters=min_blocks)
     analysis = analyze(table, AnalysisOptions(buckets=buckets, stats=stat_opts, worst=worst, attribution=attribution))
     report_progress("analysed")
-    recs = recommend(analysis, table, base)
+    recs = recommend(analysis, base)
     merge_text = ""
     merged = None
     if learned is not None:

@@ -94,7 +94,7 @@ def test_worst_fills_are_sorted_and_annotated(toxic_history):
 
 def test_recommendations_with_evidence(toxic_history):
     r, a = toxic_history
-    recs = {x.key: x for x in recommend(a, r.table, Config.from_dict({"strategy": {"max_order_notional_usd": 5000}}))
+    recs = {x.key: x for x in recommend(a, Config.from_dict({"strategy": {"max_order_notional_usd": 5000}}))
             .items}
     hours = recs["strategy.toxic_hours_utc"]
     assert hours.written and hours.value == [6, 7, 14]
@@ -108,7 +108,7 @@ def test_recommendations_with_evidence(toxic_history):
     floor = recs["strategy.spread_floor_bps"]
     assert not floor.written  # the filtered fills earn: nothing says the floor is too low
     # with the default $50 maximum, the $2k cap would raise it: not written
-    default = {x.key: x for x in recommend(a, r.table).items}
+    default = {x.key: x for x in recommend(a).items}
     assert not default["strategy.max_order_notional_usd"].written
 
 
@@ -117,7 +117,7 @@ def test_spread_floor_is_raised_when_fills_lose_everywhere(tmp_path):
     t = read_trade_file(st.write_ui_csv(tmp_path / "thin.csv", trips)).table
     a = analyze(t)
     assert a.findings.toxic_hours == [] or len(a.findings.toxic_hours) > 7  # losses are not about hours
-    rec = {x.key: x for x in recommend(a, t).items}["strategy.spread_floor_bps"]
+    rec = {x.key: x for x in recommend(a).items}["strategy.spread_floor_bps"]
     assert a.post_filter_edge_bps.high < 0
     # break-even = maker fee 1.5 + adverse selection (8 assumed captured - 0.5 gross) = 9.0 bps
     assert rec.written and rec.value == pytest.approx(9.0, abs=0.5)
@@ -179,7 +179,7 @@ def test_measured_spread_capture_replaces_the_assumption(tmp_path):
     a = analyze(t, AnalysisOptions(out_of_sample=False))
     assert a.spread_capture_bps.value == pytest.approx(5.0, abs=0.01)
     base = Config.from_dict({"strategy": {"spread_floor_bps": 3.0}})
-    rec = {x.key: x for x in recommend(a, t, base).items}["strategy.spread_floor_bps"]
+    rec = {x.key: x for x in recommend(a, base).items}["strategy.spread_floor_bps"]
     # break-even = fee 1.5 + (5 captured - (-1) gross) = 7.5 bps
     assert rec.written and rec.value == pytest.approx(7.5, abs=0.5)
     assert any("measured spread capture" in e for e in rec.evidence)

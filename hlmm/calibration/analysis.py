@@ -99,6 +99,7 @@ class Analysis:
     spread_capture_bps: Estimate | None  # from mid_at_fill, when the source has it
     post_filter_edge_bps: Estimate
     post_filter_gross_edge_bps: float
+    table: FillTable  # the fills as analysed (PnL attributed as the options say); not in to_dict
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -341,5 +342,5 @@ def analyze(table: FillTable, options: AnalysisOptions | None = None) -> Analysi
         worst=worst_fills(t, opts.worst, findings.toxic_hours, opts.buckets), findings=findings, scenarios=scen,
         out_of_sample=out_of_sample(t, opts.buckets, so) if opts.out_of_sample else None,
         spread_capture_bps=spread_capture, post_filter_edge_bps=post.edge_bps,
-        post_filter_gross_edge_bps=post.gross_edge_bps, notes=notes,
+        post_filter_gross_edge_bps=post.gross_edge_bps, table=t, notes=notes,
     )

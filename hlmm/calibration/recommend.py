@@ -31,7 +31,6 @@ import numpy as np
 
 from hlmm.calibration import stats
 from hlmm.calibration.analysis import MAX_TOXIC_HOURS, Analysis
-from hlmm.calibration.fills import FillTable
 from hlmm.calibration.groups import HOUR_MS, money
 from hlmm.config import Config, dump_fragment
 
@@ -128,7 +127,8 @@ def reference_half_spread(analysis: Analysis, base: Config) -> tuple[float, str]
                    "so adverse selection is inferred, not measured")
 
 
-def _toxic(analysis: Analysis, table: FillTable, base: Config, ref: float, ref_text: str) -> list[Recommendation]:
+def _toxic(analysis: Analysis, base: Config, ref: float, ref_text: str) -> list[Recommendation]:
+    table = analysis.table
     f = analysis.findings
     s = base.strategy
     hours = f.toxic_hours
@@ -166,13 +166,29 @@ def _toxic(analysis: Analysis, table: FillTable, base: Config, ref: float, ref_t
     tox = 1e4 * table.pnl[mask].sum() / table.ntl[mask].sum()
     rest_ntl = table.ntl[~mask].sum()
     rest = 1e4 * table.pnl[~mask].sum() / rest_ntl if rest_ntl > 0 else 0.0
-    gap = max(0.0, rest - tox)
-    mult = min(20.0, max(1.0, round((ref + gap) / ref, 1)))
+    gap = rest - tox
+    evidence = [f"toxic hours edge {tox:+.1f} bps, rest of the day {rest:+.1f} bps", ref_text]
+    if gap <= 0:
+        recs.append(Recommendation("strategy.toxic_gamma_multiplier", s.toxic_gamma_multiplier,
+                                   s.toxic_gamma_multiplier, False,
+                                   "the toxic hours lose, but no more than the rest of the day: no extra widening",
+                                   evidence, samples=int(mask.sum())))
+        return recs
+    def multiplier(g: float) -> float:
+        return float(min(20.0, max(1.0, round((ref + g) / ref, 1))))
+
+    mult = multiplier(gap)
+    diff = stats.difference_ci(table.pnl * 1e4, table.ntl, table.time_ms // so.cluster_ms, mask, tag="toxic-vs-rest",
+                               **so.ci_kwargs())
+    low = high = None
+    if diff.has_interval:
+        low, high = multiplier(max(0.0, -diff.high)), multiplier(max(0.0, -diff.low))
+        evidence.append(f"gap {gap:.1f} bps, interval {max(0.0, -diff.high):.1f} to {-diff.low:.1f} bps: "
+                        f"multiplier {low:g} to {high:g}")
     recs.append(Recommendation(
         "strategy.toxic_gamma_multiplier", mult, s.toxic_gamma_multiplier, True,
         f"widens a {ref:.1f} bps half-spread by the {gap:.1f} bps the toxic hours lose against the rest",
-        [f"toxic hours edge {tox:+.1f} bps, rest of the day {rest:+.1f} bps", ref_text],
-        samples=int(mask.sum())))
+        evidence, low, high, samples=int(mask.sum())))
     return recs
 
 
@@ -260,11 +276,11 @@ def _alpha(analysis: Analysis, base: Config) -> Recommendation:
                           evidence, round(e.low, 3), round(e.high, 3), e.n)
 
 
-def recommend(analysis: Analysis, table: FillTable, base: Config | None = None) -> Recommendations:
-    """Recommendations from ``analysis`` of ``table`` against ``base`` (default: the defaults)."""
+def recommend(analysis: Analysis, base: Config | None = None) -> Recommendations:
+    """Recommendations from ``analysis`` against ``base`` (default: the defaults)."""
     base = base or Config()
     ref, ref_text = reference_half_spread(analysis, base)
-    items = _toxic(analysis, table, base, ref, ref_text)
+    items = _toxic(analysis, base, ref, ref_text)
     items.append(_size(analysis, base))
     items.append(_floor(analysis, base, ref, ref_text))
     items.append(_alpha(analysis, base))
