@@ -428,8 +428,7 @@ class _Session:
             drift = (12.0 if toxic else 1.5) * min(1.0, h / 10.0)
             as_bps = drift + rng.gauss(0, 1.0)
             self.later(h, "markout", _level="debug", coin=coin, tid=self.tid, side=side, horizon_s=h,
-                       markout_bps=round(sc_bps - as_bps - 1.5, 3), spread_capture_bps=sc_bps,
-                       adverse_selection_bps=round(as_bps, 3))
+                       markout_bps=round(-as_bps, 3), spread_capture_bps=sc_bps, adverse_selection_bps=round(as_bps, 3))
 
     def rate_status(self) -> None:
         if self.sc.low_headroom:

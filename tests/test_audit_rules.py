@@ -338,33 +338,51 @@ def test_stale_books_and_log_gaps(tmp_path):
 # -------------------------------------------------------------------------- markouts and AS
 
 
-def markout(b, tid, h, m, a=5.0):
-    return b.emit("markout", "debug", coin="BTC", tid=tid, side="B", horizon_s=h, markout_bps=m, spread_capture_bps=9.0,
-                  adverse_selection_bps=a)
+def markout(b, tid, h, edge, sc=9.0):
+    """A markout whose edge (spread capture - adverse selection - fee) is ``edge`` for a fill without fee."""
+    a = sc - edge
+    return b.emit("markout", "debug", coin="BTC", tid=tid, side="B", horizon_s=h, markout_bps=-a,
+                  spread_capture_bps=sc, adverse_selection_bps=a)
 
 
 def test_adverse_selection_by_horizon(tmp_path):
     def write(b):
         begin(b)
-        for tid, m in enumerate([-3.0, -4.0, -5.0, -2.0]):
-            fill(b, tid)
+        for tid, e in enumerate([-3.0, -4.0, -5.0, -2.0]):
+            fill(b, tid, fee=0.0)
             markout(b, tid, 1.0, 2.0 + tid)
-            markout(b, tid, 60.0, m, a=12.0)
+            markout(b, tid, 60.0, e)
 
     r = run(build(tmp_path, write))
     f = one(r, "adverse_selection")
     assert f.severity is Severity.WARNING and f.count == 4
     rows = {row["horizon_s"]: row for row in f.detail["by_horizon"]}
-    assert rows[1.0]["markout_bps"] == pytest.approx(3.5) and rows[60.0]["markout_bps"] == pytest.approx(-3.5)
+    assert rows[1.0]["edge_bps"] == pytest.approx(3.5) and rows[60.0]["edge_bps"] == pytest.approx(-3.5)
+    assert rows[60.0]["adverse_selection_bps"] == pytest.approx(12.5) and rows[60.0]["spread_capture_bps"] == 9.0
     assert "from 60 s on" in f.title and len(f.examples) == 4
-    assert [m["horizon_s"] for m in r.session["markouts"]] == [1.0, 60.0]
+    m = {row["horizon_s"]: row for row in r.session["markouts"]}
+    assert list(m) == [1.0, 60.0] and m[60.0]["mid_move_bps"] == pytest.approx(-12.5)
 
 
-def test_no_adverse_selection_finding_when_markouts_are_positive(tmp_path):
+def test_edge_subtracts_the_fill_fee(tmp_path):
+    """Spread capture 9 bps, adverse selection 8 bps: +1 bps before fees, -1 bps after a 2 bps fee."""
+    def write(b):
+        begin(b)
+        for tid in range(6):
+            fill(b, tid, px=100.0, sz=1.0, fee=0.02 + tid * 1e-4)  # ~2 bps of a $100 fill
+            markout(b, tid, 60.0, 1.0)
+
+    r = run(build(tmp_path, write))
+    edge = r.session["markouts"][0]["edge_bps"]
+    assert edge == pytest.approx(1.0 - (2.0 + 2.5 * 0.01))
+    assert one(r, "adverse_selection").detail["by_horizon"][0]["edge_bps"] == pytest.approx(edge)
+
+
+def test_no_adverse_selection_finding_when_edges_are_positive(tmp_path):
     def write(b):
         begin(b)
         for tid in range(5):
-            fill(b, tid)
+            fill(b, tid, fee=0.0)
             markout(b, tid, 60.0, 1.0 + tid)
 
     assert not run(build(tmp_path, write)).by_id("adverse_selection")
@@ -377,9 +395,10 @@ def test_toxic_hours_vs_configured(tmp_path):
                              ("2026-01-14T11:10:00Z", 3.0)):
             b.at(day_hour)
             for i in range(12):
-                fill(b, 1000 * int(day_hour[11:13]) + i)
+                tid = 1000 * int(day_hour[11:13]) + i
+                fill(b, tid, fee=0.0)
                 b.advance(60)  # the markout arrives 60 s after its fill
-                markout(b, i, 60.0, m0 + (i % 3) * 0.5)
+                markout(b, tid, 60.0, m0 + (i % 3) * 0.5)
 
     f = one(run(build(tmp_path, write)), "toxic_hours")
     assert f.detail["toxic"] == [6, 9] and f.detail["missing"] == [9] and f.severity is Severity.WARNING

@@ -195,10 +195,11 @@ def _session(s: dict[str, Any], out: list[str]) -> None:
     else:
         out.append("  calibration  no calibration_report")
     if s["markouts"]:
-        out.append("  markouts by horizon (bps of mid; markout = spread capture - adverse selection - fee)")
-        out += table(("HORIZON", "FILLS", "ADVERSE SEL", "MARKOUT", "± SE"),
-                     [(f"{m['horizon_s']:g} s", f"{m['n']:,}", _num(m["adverse_selection_bps"]),
-                       _num(m["markout_bps"]), _num(m["markout_se_bps"])) for m in s["markouts"]], indent="    ")
+        out.append("  markouts by horizon (bps of mid; edge = spread capture - adverse selection - fee)")
+        out += table(("HORIZON", "FILLS", "SPREAD CAP", "ADVERSE SEL", "MID MOVE", "EDGE", "± SE"),
+                     [(f"{m['horizon_s']:g} s", f"{m['n']:,}", _num(m["spread_capture_bps"]),
+                       _num(m["adverse_selection_bps"]), _num(m["mid_move_bps"]), _num(m["edge_bps"]),
+                       _num(m["edge_se_bps"])) for m in s["markouts"]], indent="    ")
 
 
 _SEV = {Severity.CRITICAL: "CRITICAL", Severity.WARNING: "WARNING", Severity.INFO: "info"}

@@ -14,8 +14,10 @@ Reads (event: fields):
 * ``position_update``: position — the final position per coin
 * ``order_rejected``: reason
 * ``rate_limit_status``: headroom_fraction — min, mean, time below ``rate.min_headroom_fraction``
-* ``markout``: tid horizon_s markout_bps adverse_selection_bps — by horizon and by UTC hour of
-  the fill (the markout's time minus its horizon)
+* ``markout``: tid horizon_s markout_bps spread_capture_bps adverse_selection_bps — by horizon and
+  by UTC hour of the fill (the markout's time minus its horizon).  ``markout_bps`` is the mid's
+  move in our favour; the *edge* of a fill at a horizon is spread capture − adverse selection −
+  fee (the fee in bps of notional, from the fill line with the same tid; 0 if unknown).
 * ``kill_switch``: reason; ``gate_active``: gate reason; ``toxicity_pull``: side;
   ``inventory_forcing``; ``reduce_only_mode``: active
 * ``calibration_report``: model samples brier information_ratio calibration_error validated
@@ -118,15 +120,16 @@ class SessionAccount(Consumer):
         self.spread_capture_usd = 0.0
         self.funding_usd = 0.0
         self.fills_without_mid = 0
-        self._tids: OrderedDict[Any, list[Any]] = OrderedDict()  # tid -> [lines seen (flags), notional USD]
+        self._tids: OrderedDict[Any, list[Any]] = OrderedDict()  # tid -> [lines seen (flags), notional, fee USD]
         self.positions: dict[str, tuple[int, float]] = {}
         self.rejects: Counter[str] = Counter()
         self.headroom = Stat()
         self.headroom_min: float | None = None
         self._headroom_last: tuple[int, float] | None = None
         self.headroom_below_ms = 0
-        self.markouts: dict[float, tuple[Stat, Stat]] = {}      # horizon -> (adverse selection, markout)
-        self.markouts_by_hour: dict[tuple[float, int], Stat] = {}  # (horizon, UTC hour of fill) -> markout
+        # horizon -> (adverse selection, spread capture, mid move, edge), all in bps
+        self.markouts: dict[float, tuple[Stat, Stat, Stat, Stat]] = {}
+        self.markouts_by_hour: dict[tuple[float, int], Stat] = {}  # (horizon, UTC hour of fill) -> edge
         self.as_usd: dict[float, float] = {}                     # horizon -> adverse selection in USD
         self.kill_switches: Counter[str] = Counter()
         self.gates: Counter[str] = Counter()
@@ -171,13 +174,13 @@ class SessionAccount(Consumer):
     _FILL_LINE = 1
     _UNTRACKED_LINE = 2
 
-    def _seen(self, tid: Any, flag: int, notional: float) -> tuple[bool, bool]:
+    def _seen(self, tid: Any, flag: int, notional: float, fee: float | None) -> tuple[bool, bool]:
         """Record a ``fill``/``untracked_fill`` line of ``tid``: (line already seen, fill already counted)."""
         if tid is None:
             return False, False
         entry = self._tids.get(tid)
         if entry is None:
-            self._tids[tid] = [flag, notional]
+            self._tids[tid] = [flag, notional, fee]
             if len(self._tids) > _RECENT_TIDS:
                 self._tids.popitem(last=False)
             return False, False
@@ -185,6 +188,8 @@ class SessionAccount(Consumer):
         entry[0] |= flag
         if notional:
             entry[1] = notional
+        if fee is not None:
+            entry[2] = fee
         return dup, True
 
     def on_fill(self, ev: Event) -> None:
@@ -193,7 +198,8 @@ class SessionAccount(Consumer):
             return
         px, sz = num(rec.get("px")), num(rec.get("sz"))
         notional = px * sz if px is not None and sz is not None else 0.0
-        dup, counted = self._seen(rec.get("tid"), self._FILL_LINE, notional)
+        fee = num(rec.get("fee"))
+        dup, counted = self._seen(rec.get("tid"), self._FILL_LINE, notional, fee)
         if dup:
             return
         if not counted:
@@ -209,7 +215,7 @@ class SessionAccount(Consumer):
         if rec.get("crossed") is True:
             self.taker += 1
         self.volume_usd += notional
-        self.fees_usd += num(rec.get("fee")) or 0.0
+        self.fees_usd += fee or 0.0
         mid = num(rec.get("mid_at_fill"))
         if mid is not None and px is not None and sz is not None and s:
             self.spread_capture_usd += s * (mid - px) * sz
@@ -219,7 +225,7 @@ class SessionAccount(Consumer):
 
     def on_untracked_fill(self, ev: Event) -> None:
         notional = (num(ev.get("px")) or 0.0) * (num(ev.get("sz")) or 0.0)
-        dup, counted = self._seen(ev.get("tid"), self._UNTRACKED_LINE, notional)
+        dup, counted = self._seen(ev.get("tid"), self._UNTRACKED_LINE, notional, None)
         if dup:
             return
         self.untracked += 1
@@ -266,6 +272,17 @@ class SessionAccount(Consumer):
 
     # -- markouts ---------------------------------------------------------------------------
 
+    def edge_bps(self, rec: dict[str, Any]) -> float | None:
+        """Spread capture − adverse selection − fee of one ``markout`` line, in bps (None if unknown)."""
+        sc, a = num(rec.get("spread_capture_bps")), num(rec.get("adverse_selection_bps"))
+        if sc is None or a is None:
+            return None
+        entry = self._tids.get(rec.get("tid"))
+        fee_bps = 0.0
+        if entry is not None and entry[1] and entry[2] is not None:
+            fee_bps = entry[2] / entry[1] * 1e4
+        return sc - a - fee_bps
+
     def on_markout(self, ev: Event) -> None:
         rec = ev.rec
         if rec is None:
@@ -275,23 +292,28 @@ class SessionAccount(Consumer):
             return
         stats = self.markouts.get(h)
         if stats is None:
-            stats = self.markouts[h] = (Stat(), Stat())
+            stats = self.markouts[h] = (Stat(), Stat(), Stat(), Stat())
         a = num(rec.get("adverse_selection_bps"))
-        m = num(rec.get("markout_bps"))
         if a is not None:
             stats[0].add(a)
             entry = self._tids.get(rec.get("tid"))
             notional = entry[1] if entry is not None else 0.0
             if notional:
                 self.as_usd[h] = self.as_usd.get(h, 0.0) + a * notional / 1e4
-        if m is not None:
-            stats[1].add(m)
-            hour = int(((ev.ts - h * 1000.0) // 3_600_000) % 24)
-            key = (h, hour)
+        sc = num(rec.get("spread_capture_bps"))
+        if sc is not None:
+            stats[1].add(sc)
+        move = num(rec.get("markout_bps"))
+        if move is not None:
+            stats[2].add(move)
+        edge = self.edge_bps(rec)
+        if edge is not None:
+            stats[3].add(edge)
+            key = (h, int(((ev.ts - h * 1000.0) // 3_600_000) % 24))
             by_hour = self.markouts_by_hour.get(key)
             if by_hour is None:
                 by_hour = self.markouts_by_hour[key] = Stat()
-            by_hour.add(m)
+            by_hour.add(edge)
 
     @property
     def longest_horizon(self) -> float | None:
@@ -454,11 +476,13 @@ class SessionAccount(Consumer):
             "markouts": [
                 {
                     "horizon_s": h,
-                    "n": a.n,
+                    "n": max(a.n, e.n),
+                    "spread_capture_bps": sc.mean,
                     "adverse_selection_bps": a.mean,
-                    "markout_bps": m.mean,
-                    "markout_se_bps": m.se,
+                    "mid_move_bps": mv.mean,
+                    "edge_bps": e.mean,
+                    "edge_se_bps": e.se,
                 }
-                for h, (a, m) in sorted(self.markouts.items())
+                for h, (a, sc, mv, e) in sorted(self.markouts.items())
             ],
         }

@@ -1,8 +1,8 @@
 """Toxic hours seen in this session: UTC hours whose fills were adversely selected.
 
-Reads ``markout`` (via the session accounting: markouts by UTC hour of the fill, at the
-longest horizon logged) and compares with ``strategy.toxic_hours_utc``.  An hour with at least
-``--toxic-min-fills`` fills, a negative mean markout and t ≤ −2 is toxic.  Toxic hours missing
+Reads ``markout`` (via the session accounting: the edge of fills by UTC hour of the fill, at
+the longest horizon logged) and compares with ``strategy.toxic_hours_utc``.  An hour with at
+least ``toxic_min_fills`` fills, a negative mean edge and t ≤ −2 is toxic.  Toxic hours missing
 from the configured list: warning; all covered: info.
 """
 from __future__ import annotations
@@ -25,7 +25,10 @@ class ToxicHours(Rule):
         self.examples: dict[int, list[str]] = {}
 
     def on_markout(self, ev: Event) -> None:
-        h, m = num(ev.get("horizon_s")), num(ev.get("markout_bps"))
+        rec, s = ev.rec, self.ctx.session
+        if rec is None or s is None:
+            return
+        h, m = num(rec.get("horizon_s")), s.edge_bps(rec)
         if h is None or m is None or m >= 0:
             return
         hour = int(((ev.ts - h * 1000.0) // 3_600_000) % 24)
@@ -44,7 +47,7 @@ class ToxicHours(Rule):
             if hz != h:
                 continue
             t = stat.t
-            rows.append({"hour_utc": hour, "n": stat.n, "markout_bps": stat.mean, "t": t})
+            rows.append({"hour_utc": hour, "n": stat.n, "edge_bps": stat.mean, "t": t})
             if stat.n >= self.ctx.options.toxic_min_fills and stat.mean is not None and stat.mean < 0 \
                     and t is not None and t <= -2.0:
                 toxic.append(hour)
