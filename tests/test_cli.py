@@ -200,7 +200,7 @@ def test_config_check_prints_the_effective_config(runner, tmp_path):
     assert rows["assets.coins"] == ['["BTC",', '"ETH"]', str(path)]
     assert rows["assets.overrides.ETH.strategy.levels_per_side"] == ["3", str(path)]
     assert rows["strategy.gamma"] == ["0.3", "default"]
-    assert lines[-1] == f"{path}: valid (3 values set in config files, 66 defaults)"
+    assert lines[-1] == f"{path}: valid (3 values set in config files, 69 defaults)"
 
 
 def test_config_check_json(runner, tmp_path):
@@ -244,7 +244,7 @@ def test_config_check_finds_the_file(runner, tmp_path):
         assert out.exit_code == 0 and out.stdout.splitlines()[-1].startswith("no config file")
         Path("hlmm.toml").write_text("[risk]\nleverage = 2\n")
         out = runner.invoke(cli, ["config", "check"], env={"HLMM_CONFIG": None})
-        assert out.stdout.splitlines()[-1] == "hlmm.toml: valid (1 value set in config files, 67 defaults)"
+        assert out.stdout.splitlines()[-1] == "hlmm.toml: valid (1 value set in config files, 70 defaults)"
         Path("other.toml").write_text("[risk]\nleverage = 0\n")
         out = runner.invoke(cli, ["config", "check"], env={"HLMM_CONFIG": "other.toml"})
         assert out.exit_code == 3 and "other.toml:2: risk.leverage = 0" in out.stderr
@@ -312,7 +312,7 @@ def test_subprocess_exit_codes_and_streams(tmp_path):
     assert done.stdout == ""
     assert done.stderr == f"hlmm: error: {bad}:2:9: TOML syntax error: Invalid value\n"
     done = run_hlmm("config", "check", str(REPO / "examples" / "hlmm.toml"))
-    assert done.returncode == 0 and done.stdout.splitlines()[-1].endswith("valid (68 values set in config files, "
+    assert done.returncode == 0 and done.stdout.splitlines()[-1].endswith("valid (71 values set in config files, "
                                                                           "0 defaults)")
     done = run_hlmm("--bogus")
     assert done.returncode == 2 and "No such option" in done.stderr
