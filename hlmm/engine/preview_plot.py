@@ -2,8 +2,9 @@
 
 Needs matplotlib (the ``plot`` extra: ``pip install 'hlmm[plot]'``); without it
 :func:`require_matplotlib` raises :class:`PlotUnavailableError` with that instruction.
-Sizes are drawn in coins against price: the book's resting size per level as light bars, the
-ladder's orders as dark bars, the mid and the fair price (microprice) as vertical lines.
+Two panels share the price axis: the book's resting size per level (coins), and the ladder's
+orders (notional in USD, each labelled with its fill probability); the mid and the fair price
+(microprice) are vertical lines in both.
 """
 from __future__ import annotations
 
@@ -34,33 +35,38 @@ def require_matplotlib() -> Any:
 
 
 def plot_preview(preview: "Preview", path: str | Path) -> Path:
-    """Write the PNG; InputError if the file cannot be written."""
+    """Write the PNG (two panels sharing the price axis: the book's size per level, the ladder's
+    notional per order); InputError if the file cannot be written."""
     plt = require_matplotlib()
     book, e = preview.model.book, preview.explanation
-    fig, ax = plt.subplots(figsize=(11, 5.5), dpi=110)
+    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(11, 7), dpi=110,
+                                      gridspec_kw={"height_ratios": [1, 1]})
     try:
-        for side, colour in ((BID, "#7fbf7f"), (ASK, "#e38f8f")):
+        for side, colour, name in ((BID, "#7fbf7f", "bids"), (ASK, "#e38f8f", "asks")):
             px, sz = book.levels(side)
             if len(px):
-                width = _bar_width(px)
-                ax.bar(px, sz, width=width, color=colour, alpha=0.55,
-                       label=f"book {'bids' if side == BID else 'asks'}")
+                top.bar(px, sz, width=_bar_width(px), color=colour, label=f"book {name}")
         for name, colour in (("bid", "#1b7f1b"), ("ask", "#b22222")):
             rows = [r for r in preview.rows if r.side == name]
             if rows:
                 prices = [r.price for r in rows]
-                ax.bar(prices, [r.size for r in rows], width=_bar_width(prices) * 0.6, color=colour,
-                       label=f"hlmm {name}s ({len(rows)})")
-        ax.axvline(e.mid, color="black", linewidth=1, label=f"mid {e.mid:.10g}")
-        if e.microprice != e.mid:
-            ax.axvline(e.microprice, color="#555555", linestyle="--", linewidth=1, label="fair (microprice)")
+                bars = bottom.bar(prices, [r.notional for r in rows], width=_bar_width(prices) * 0.8, color=colour,
+                                  label=f"hlmm {name}s ({len(rows)})")
+                for bar, row in zip(bars, rows):
+                    bottom.annotate(f"P {row.p_fill:.2f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                                    ha="center", va="bottom", fontsize="x-small")
+        for ax in (top, bottom):
+            ax.axvline(e.mid, color="black", linewidth=1, label=f"mid {e.mid:.10g}")
+            if e.microprice != e.mid:
+                ax.axvline(e.microprice, color="#555555", linestyle="--", linewidth=1, label="fair (microprice)")
+            ax.grid(alpha=0.3)
+            ax.legend(loc="upper right", fontsize="small")
         cold = "  [cold: priors]" if preview.cold else ""
-        ax.set_title(f"{preview.coin} ladder preview, {e.regime} regime, sigma {e.sigma_bps:.2f} bps/s^0.5, "
-                     f"delta* {e.delta_star_bps:.2f} bps, skew {e.skew_bps:+.2f} bps{cold}")
-        ax.set_xlabel("price")
-        ax.set_ylabel(f"size ({preview.coin})")
-        ax.legend(loc="upper right", fontsize="small")
-        ax.grid(alpha=0.3)
+        top.set_title(f"{preview.coin} ladder preview: {e.regime} regime, sigma {e.sigma_bps:.2f} bps/s^0.5, "
+                      f"delta* {e.delta_star_bps:.2f} bps, skew {e.skew_bps:+.2f} bps{cold}")
+        top.set_ylabel(f"book size ({preview.coin})")
+        bottom.set_ylabel("hlmm order notional (USD)")
+        bottom.set_xlabel("price")
         out = Path(path)
         try:
             fig.savefig(out, format="png", bbox_inches="tight")
