@@ -244,11 +244,12 @@ class _Session:
         next_sync = t0 + 60.0
         next_cal = t0 + 300.0
         next_deadman = t0
-        storm_at = t0 + seconds * 0.5 if sc.reject_storm else math.inf
-        reconnect_at = t0 + seconds * 0.3 if sc.reconnect_storm else math.inf
-        stale_every = seconds / (sc.stale_books + 1) if sc.stale_books else math.inf
+        span = min(seconds, 1800.0)  # one-off faults happen within the first half hour of long runs
+        storm_at = t0 + span * 0.5 if sc.reject_storm else math.inf
+        reconnect_at = t0 + span * 0.3 if sc.reconnect_storm else math.inf
+        stale_every = span / (sc.stale_books + 1) if sc.stale_books else math.inf
         next_stale = t0 + stale_every
-        mismatch_every = seconds / (sc.position_mismatches + 1) if sc.position_mismatches else math.inf
+        mismatch_every = span / (sc.position_mismatches + 1) if sc.position_mismatches else math.inf
         next_mismatch = t0 + mismatch_every
         divergence_left = sc.microprice_divergence_cycles
         crossed_left = sc.crossed_quotes
@@ -288,10 +289,10 @@ class _Session:
             if b.t >= next_cal:
                 self.calibration()
                 next_cal += 300.0
-            if b.t >= next_stale:
+            if b.t >= next_stale and b.t < t0 + span:
                 self.emit("book_stale", "warning", coin=self.coins[0], age_s=7.5, threshold_s=5.0)
                 next_stale += stale_every
-            if b.t >= next_mismatch:
+            if b.t >= next_mismatch and b.t < t0 + span:
                 coin = self.coins[0]
                 self.emit("position_mismatch", "warning", coin=coin, local=self.pos[coin],
                           exchange=round(self.pos[coin] + 0.001, 5))
