@@ -183,3 +183,17 @@ def test_measured_spread_capture_replaces_the_assumption(tmp_path):
     # break-even = fee 1.5 + (5 captured - (-1) gross) = 7.5 bps
     assert rec.written and rec.value == pytest.approx(7.5, abs=0.5)
     assert any("measured spread capture" in e for e in rec.evidence)
+
+
+def test_a_taker_account_gets_no_quote_parameters(tmp_path):
+    """Losing hours of an account that takes liquidity are not about its quotes."""
+    trips = st.mm_round_trips(12_000, seed=12, days=20, toxic_hours=(6, 7, 14), toxic_edge_bps=-25.0,
+                              base_edge_bps=8.0, fee_bps=4.5)
+    t = read_trade_file(st.write_ui_csv(tmp_path / "taker.csv", trips)).table
+    a = analyze(t, AnalysisOptions(out_of_sample=False))
+    assert a.findings.toxic_hours == [6, 7, 14] and a.maker_taker[1].fills == len(t)
+    recs = {x.key: x for x in recommend(a).items}
+    assert not recs["strategy.toxic_hours_utc"].written
+    assert "mostly takes liquidity" in recs["strategy.toxic_hours_utc"].reason
+    assert "strategy.toxic_gamma_multiplier" not in recs
+    assert not recs["strategy.spread_floor_bps"].written and not recs["strategy.alpha_touch"].written

@@ -4,7 +4,8 @@ Only a value the data supports is written to the fragment; everything else is re
 with the reason it was not written.  The rules:
 
 * ``strategy.toxic_hours_utc`` / ``toxic_gamma_multiplier``: the hours whose edge interval
-  lies below zero (:mod:`hlmm.calibration.groups`).  The multiplier widens a half-spread
+  lies below zero (:mod:`hlmm.calibration.groups`), for an account that mostly makes
+  liquidity (these keys price quotes; a taker's losing hours are not about quotes).  The multiplier widens a half-spread
   of the reference size (the observed spread capture, or the current floor) by the gap
   between those hours' edge and the rest of the day's: ``(ref + gap) / ref``.  With 8 or
   more toxic hours the losses are not about the hour of day and nothing is written.
@@ -117,6 +118,13 @@ def _share(e: stats.Estimate) -> str:
     return f"{e.value:.3f} [{e.low:.3f}, {e.high:.3f}]"
 
 
+def maker_share(analysis: Analysis) -> float:
+    """Share of the notional filled as maker (exact or estimated, see the analysis)."""
+    maker, taker = analysis.maker_taker
+    total = maker.notional + taker.notional
+    return maker.notional / total if total else 0.0
+
+
 def reference_half_spread(analysis: Analysis, base: Config) -> tuple[float, str]:
     """The half-spread the fills captured: measured from mids, or assumed to be the floor."""
     sc = analysis.spread_capture_bps
@@ -152,6 +160,12 @@ def _toxic(analysis: Analysis, base: Config, ref: float, ref_text: str) -> list[
                                 f"{e.n} fills")
         return [Recommendation("strategy.toxic_hours_utc", list(s.toxic_hours_utc), list(s.toxic_hours_utc), False,
                                reason, evidence)]
+    if maker_share(analysis) < 0.5:
+        return [Recommendation("strategy.toxic_hours_utc", list(s.toxic_hours_utc), list(s.toxic_hours_utc), False,
+                               f"hours {', '.join(f'{h:02d}' for h in hours)} lose significantly, but the account "
+                               f"mostly takes liquidity ({maker_share(analysis):.0%} maker): toxic-hour scaling "
+                               "widens quotes, which would not have changed these fills",
+                               [f"{h:02d}:00 UTC: edge {_ci(analysis.hours[h].edge_bps)} bps" for h in hours])]
     evidence = []
     for h in hours:
         g = analysis.hours[h]
@@ -214,9 +228,9 @@ def _floor(analysis: Analysis, base: Config, ref: float, ref_text: str) -> Recom
     net = analysis.post_filter_edge_bps
     gross = analysis.post_filter_gross_edge_bps
     fee = analysis.maker_fee_bps if math.isfinite(analysis.maker_fee_bps) else analysis.totals.fee_rate_bps
-    maker, taker = analysis.maker_taker
+    maker = analysis.maker_taker[0]
     evidence = [ref_text]
-    maker_share = maker.notional / (maker.notional + taker.notional) if (maker.notional + taker.notional) else 0.0
+    share = maker_share(analysis)
     if not math.isfinite(gross) or not net.has_interval:
         return Recommendation(key, current, current, False, "not enough data for an edge interval", evidence)
     adverse = ref - gross
@@ -229,10 +243,10 @@ def _floor(analysis: Analysis, base: Config, ref: float, ref_text: str) -> Recom
         f"{'maker fee' if maker.fills else 'fee (no maker fill)'} {fee:.2f} bps + adverse selection {adverse:.1f} bps "
         f"(= {ref:.1f} captured - ({gross:+.1f}) gross) = break-even {breakeven:.1f} bps (range {lo:.1f} to {hi:.1f})",
         ref_text,
-        f"maker share of notional {maker_share:.0%} ({analysis.maker_taker_basis})",
+        f"maker share of notional {share:.0%} ({analysis.maker_taker_basis})",
     ]
     value = max(1.0, math.ceil(breakeven / FLOOR_STEP_BPS) * FLOOR_STEP_BPS)
-    if maker_share < 0.5:
+    if share < 0.5:
         return Recommendation(key, current, current, False,
                               "the account mostly takes liquidity; a spread floor prices quotes (maker fills), so "
                               "this history cannot calibrate it", evidence, lo, hi, net.n)
