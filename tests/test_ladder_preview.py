@@ -110,7 +110,8 @@ def test_book_preview_numbers_follow_the_file_and_the_asset_rules():
     (b"[1, 2, 3]", "message must be a JSON object"),
     (b'{"channel":"trades","data":[]}', "expected channel 'l2Book', got 'trades'"),
     (b'{"coin":"BTC","time":1}', "missing field 'levels'"),
-    (b'{"coin":"ETH","time":1,"levels":[[],[]]}', "l2Book for 'ETH' cannot be applied to the BTC book"),
+    (b'{"coin":"ETH","time":1,"levels":[[],[]]}', "the file holds a 'ETH' l2Book, not 'BTC' (use --asset ETH)"),
+    (HYPE_WS.read_bytes(), "the file holds a 'HYPE' l2Book, not 'BTC' (use --asset HYPE)"),
     (b'{"coin":"BTC","time":1,"levels":[[{"px":"101.0","sz":"1"}],[{"px":"100.0","sz":"1"}]]}', "crossed book"),
     (b'{"coin":"BTC","time":1,"levels":[[{"px":"100.0","sz":"1"}],[]]}', "the book is not two-sided"),
 ])

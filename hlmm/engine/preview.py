@@ -23,6 +23,7 @@ bound the level), the dropped levels with their reasons, and ``to_dict()`` (sche
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from collections import defaultdict
@@ -54,7 +55,8 @@ OFFLINE_HINT = "use --venue sim for hlmm's local simulated exchange, or --book F
 # What each reason code means in a preview: for a quoted level (what bound its size) and for a dropped one.
 BOUND_MEANING = {
     "none": "full fractional-Kelly demand funded",
-    "margin": "size bound by the side's margin budget (available margin x allowed leverage / 2)",
+    "margin": "size bound by the side's budget: Kelly fraction x (available margin x allowed leverage / 2 "
+              "+ the inventory the side closes)",
     "position": "size bound by the position room (risk.max_position_usd)",
     "max_notional": "at the per-order cap (strategy.max_order_notional_usd)",
 }
@@ -187,8 +189,23 @@ def check_book_file(raw: bytes, asset: AssetInfo, path: str | Path) -> None:
     try:
         probe.apply_message(raw)
     except BookError as exc:
+        coin = _book_coin(raw)
+        if coin is not None and coin != asset.name:    # the scanner may trip on the decimals first
+            raise InputError(f"--book {path}: the file holds a {coin!r} l2Book, not {asset.name!r} "
+                             f"(use --asset {coin})") from None
         raise InputError(f"--book {path}: not a usable {asset.name} l2Book snapshot (an /info l2Book answer or a "
                          f"WebSocket l2Book message): {exc}") from None
+
+
+def _book_coin(raw: bytes) -> str | None:
+    """The coin a saved l2Book names, if it is JSON of the expected shape (error path only)."""
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return None
+    data = doc.get("data") if isinstance(doc, dict) and "channel" in doc else doc
+    coin = data.get("coin") if isinstance(data, dict) else None
+    return coin if isinstance(coin, str) else None
 
 
 def offline_market_data(coin: str, raw_book: bytes, path: str | Path,
