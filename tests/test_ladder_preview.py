@@ -341,3 +341,25 @@ def test_plot_to_an_unwritable_path(tmp_path):
     result = invoke("ladder-preview", "--asset", "BTC", "--book", str(BTC_INFO), "--plot",
                     str(tmp_path / "missing-dir" / "x.png"))
     assert result.exit_code == 1 and "cannot write the file" in result.stderr
+
+
+def test_a_preview_with_candle_history_reports_history_warmed_estimators():
+    from hlmm.engine.preview import MarketData
+    from test_market_model import _synthetic_history
+
+    candles, book, _ = _synthetic_history(5, 1.5e-4, 1.0)
+    asset = offline_market_data("BTC", read_book_file(BTC_INFO), BTC_INFO).asset
+    trades = [{"coin": "BTC", "side": "B" if i % 3 else "A", "px": book["levels"][1][0]["px"], "sz": "0.01",
+               "time": book["time"] - 5_000 + i * 400, "tid": i} for i in range(20)]
+    preview = build_preview(Config(), MarketData("BTC", asset, "venue", book, trades, candles, 0.00002))
+    why = preview.explanation
+    assert why.sigma_source == "estimate" and why.regime_source == "estimate" and why.funding_rate == 0.00002
+    assert why.cold == ("intensity", "microprice")            # 20 prints and one book cannot warm these
+    status = {e.name: e for e in why.warmup.estimators}
+    assert status["volatility"].source == "history"
+    assert status["toxicity"].source == "history+live"      # the quote's own sample is a live one
+    assert status["flow"].samples == 20
+    doc = preview.to_dict()
+    assert doc["model"]["sigma_bps"] == pytest.approx(preview.model.volatility.sigma_bps)
+    assert doc["source"]["fetched"]["candles"] == len(candles) and doc["source"]["fetched"]["trades"] == 20
+    assert "volatility history" in "\n".join(preview.header_lines())
