@@ -295,8 +295,13 @@ class Preview:
         e, p, a = self.explanation, self.params.to_dict(), self.account
         c = self.coin
         src = self.source
-        where = (f"book file {src['book_file']}" if src.get("book_file") else f"venue {src['venue']}"
-                 + (f" ({src['url']})" if src.get("url") and src["url"] != src["venue"] else ""))
+        if src.get("book_file"):
+            where = f"book file {src['book_file']}"
+        elif src.get("venue"):
+            where = f"venue {src['venue']}" + (f" ({src['url']})" if src.get("url") and src["url"] != src["venue"]
+                                               else "")
+        else:
+            where = "market data given by the caller"
         lines = [f"hlmm ladder-preview {c}: {where}, {_utc(e.time_ms)}"
                  + ("   [COLD: " + ", ".join(e.cold) + " from priors]" if e.cold else "")]
         if src.get("meta") == "bundled":
@@ -436,7 +441,7 @@ def build_preview(cfg: Config, data: MarketData, *, position: float = 0.0,
                      "conservative priors")
     notes.append(f"available margin is what the exchange would report for a ${account_value:,.2f} account "
                  f"holding {position:g} {data.coin}: account value minus that position's margin")
-    src = dict(source or {})
+    src = {"venue": None, "url": None, "book_file": None, **(source or {})}
     src.setdefault("meta", data.meta_source)
     if data.meta_source == "bundled":
         src["meta_description"] = f"szDecimals and margin tiers from {BUNDLED_META_DESCRIPTION}"
