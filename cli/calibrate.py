@@ -159,7 +159,8 @@ def calibrate(files, as_json, out, force, merge_path, buckets, date_order, tz, a
     else:
         click.echo(render(results, analysis, recs, merge_text), nl=False)
         if written:
-            click.echo(f"\nwrote {written}: {len(recs.fragment().get('strategy', {}))} calibrated keys "
+            keys = len(recs.fragment().get("strategy", {}))
+            click.echo(f"\nwrote {written}: {keys} calibrated key{'s' if keys != 1 else ''} "
                        f"(include it from hlmm.toml: include = [\"{written}\"])")
         for chart in charts:
             click.echo(f"wrote {chart}")

@@ -97,13 +97,17 @@ def match_round_trips(table: FillTable) -> RoundTrips:
         stale_lots=int(counters["stale"]), stale_ntl=float(counters["stale_ntl"]),
         open_lots=int(counters["open_lots"]), open_ntl=float(counters["open_ntl"]))
     if result.unmatched_closes:
-        result.notes.append(f"{result.unmatched_closes} closing fills (${result.unmatched_close_qty_ntl:,.0f}) close "
-                            "positions opened before the file starts; they have no round trip")
+        n = result.unmatched_closes
+        result.notes.append(f"{n} closing fill{'s' if n != 1 else ''} (${result.unmatched_close_qty_ntl:,.0f}) "
+                            f"close{'' if n != 1 else 's'} positions opened before the file starts: no round trip")
     if result.stale_lots:
-        result.notes.append(f"{result.stale_lots} open lots (${result.stale_ntl:,.0f}) were never closed in the file "
-                            "before the position turned: fills are missing from the file")
+        n = result.stale_lots
+        result.notes.append(f"{n} open lot{'s' if n != 1 else ''} (${result.stale_ntl:,.0f}) never closed in the "
+                            "file before the position turned: fills are missing from the file")
     if result.open_lots:
-        result.notes.append(f"{result.open_lots} lots (${result.open_ntl:,.0f}) are still open at the end of the file")
+        n = result.open_lots
+        result.notes.append(f"{n} lot{'s' if n != 1 else ''} (${result.open_ntl:,.0f}) still open at the end of "
+                            "the file")
     return result
 
 
