@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from hlmm._core.book import L2Book, MalformedMessageError, WrongChannelError
@@ -59,20 +59,26 @@ from hlmm._core.toxicity import Toxicity
 from hlmm._core.volatility import Volatility
 from hlmm.config import Config, RiskConfig, StrategyConfig
 from hlmm.engine.account_state import AccountState
+from hlmm.engine.ladder_mapping import (
+    ALPHA_TOUCH_MIN,
+    HOUR_MS,
+    TOXICITY_WIDEN,
+    ladder_config_from_strategy,
+    time_of_day_multiplier,
+    toxicity_for_ladder,
+)
+from hlmm.engine.model_report import EstimatorStatus, QuoteExplanation, WarmupStatus
 from hlmm.errors import HlmmError, InputError
 from hlmm.exchange.assets import AssetInfo
 
 __all__ = [
-    "HISTORY_CANDLE_MINUTES", "AccountState", "EstimatorStatus", "MarketModel", "MarketNotReady", "Priors", "QuoteExplanation",
+    "ALPHA_TOUCH_MIN", "HISTORY_CANDLE_MINUTES", "TOXICITY_WIDEN", "AccountState", "EstimatorStatus", "MarketModel", "MarketNotReady", "Priors", "QuoteExplanation",
     "WarmupStatus", "ladder_config_from_strategy", "time_of_day_multiplier", "toxicity_for_ladder",
 ]
 
 IMBALANCE_LEVELS = 5            # book imbalance over the top 5 levels: the touch alone flips with one small order
 FLOW_V_REF_USD = 100_000.0      # flow imbalance is shrunk towards 0 until this much notional traded recently
 VOL_GRID_MS = 1_000             # volatility samples book mids on a 1 s grid (tick-discrete mids bias bipower)
-ALPHA_TOUCH_MIN = 1e-6          # strategy.alpha_touch = 0 ("no informed flow") as the ladder's positive minimum
-TOXICITY_WIDEN = 1.0            # at a ladder toxicity of 1 the half-spread doubles
-HOUR_MS = 3_600_000
 HISTORY_CANDLE_MINUTES = 120    # 1-minute candles a cold start reads: 4 half-lives of the regime's 30-minute baseline
 _TID_MEMORY = 8192              # trade ids remembered for de-duplication (recentTrades overlaps the stream)
 
@@ -113,145 +119,6 @@ class Priors:
                 raise InputError(f"Priors.{name} must be a finite number > 0, got {value!r}")
         if self.regime not in REGIMES:
             raise InputError(f"Priors.regime must be one of {', '.join(REGIMES)}, got {self.regime!r}")
-
-
-# ----------------------------------------------------------------------------- config mapping
-
-
-def ladder_config_from_strategy(strategy: StrategyConfig, levels_per_side: int | None = None) -> LadderConfig:
-    """The ladder's configuration from ``[strategy]`` (the one place the two are mapped).
-
-    Direct: levels_per_side, level_spacing_bps, spread_floor_bps, market_spread_cap_multiple,
-    kelly_fraction, kelly_fraction_min/max -> kelly_min/max, kelly_regime_multipliers ->
-    kelly_regime_mult, alpha_touch (0 -> ALPHA_TOUCH_MIN), delta_char_bps, tau_min_s/tau_max_s,
-    max_order_notional_usd.  Toxicity: the ladder widens by ``1 + TOXICITY_WIDEN * t`` and pulls
-    above ``toxicity_pull`` on the rescaled score t of :func:`toxicity_for_ladder`, so its pull
-    threshold is the config's pull threshold on that scale.  The ladder's gamma_regime_mult,
-    inventory_steps and maker_fee_bps (1.5 bps, Hyperliquid's base maker fee) keep their
-    defaults: the config has no keys for them.
-    """
-    k = strategy.kelly_regime_multipliers
-    return LadderConfig(
-        levels_per_side=strategy.levels_per_side if levels_per_side is None else levels_per_side,
-        level_spacing_bps=strategy.level_spacing_bps,
-        spread_floor_bps=strategy.spread_floor_bps,
-        market_spread_cap_multiple=strategy.market_spread_cap_multiple,
-        kelly_fraction=strategy.kelly_fraction,
-        kelly_min=strategy.kelly_fraction_min,
-        kelly_max=strategy.kelly_fraction_max,
-        kelly_regime_mult=(k.low, k.normal, k.high, k.extreme),
-        alpha_touch=max(strategy.alpha_touch, ALPHA_TOUCH_MIN),
-        delta_char_bps=strategy.delta_char_bps,
-        tau_min=strategy.tau_min_s,
-        tau_max=strategy.tau_max_s,
-        max_order_notional=strategy.max_order_notional_usd,
-        toxicity_widen=TOXICITY_WIDEN,
-        toxicity_pull=toxicity_for_ladder(strategy.toxicity_pull_threshold, strategy.toxicity_widen_threshold),
-    )
-
-
-def toxicity_for_ladder(score: float, widen_threshold: float) -> float:
-    """An estimator score in [0, 1] on the ladder's scale: ``(s - w) / (1 - w)`` clamped to [0, 1].
-
-    Below the widen threshold w nothing happens; above it the side widens linearly; the ladder's
-    pull threshold is the config's pull threshold mapped the same way, so a side is pulled
-    exactly when its score exceeds ``toxicity_pull_threshold``.
-    """
-    if not math.isfinite(score):
-        return 0.0
-    return min(1.0, max(0.0, (score - widen_threshold) / (1.0 - widen_threshold)))
-
-
-def time_of_day_multiplier(now_ms: int, strategy: StrategyConfig) -> float:
-    """``strategy.toxic_gamma_multiplier`` during ``strategy.toxic_hours_utc``, else 1."""
-    hour = (now_ms // HOUR_MS) % 24
-    return float(strategy.toxic_gamma_multiplier) if hour in strategy.toxic_hours_utc else 1.0
-
-
-# ----------------------------------------------------------------------------- status values
-
-
-@dataclass(frozen=True)
-class EstimatorStatus:
-    """How warm one estimator is and what the snapshot uses instead while it is not."""
-
-    name: str
-    ready: bool
-    samples: int
-    source: str            # "live", "history", "history+live"; not warm: "prior", "mid" or "warming"
-    missing: str           # the estimator's own ready_reason ("ready" when warm)
-    using: str             # what the snapshot takes from it (or the prior it falls back to)
-
-
-@dataclass(frozen=True)
-class WarmupStatus:
-    """Every estimator's state plus the config's warm-up requirements ([strategy.warmup])."""
-
-    estimators: tuple[EstimatorStatus, ...]
-    book_updates: int
-    trades: int
-    seconds_observed: float
-    required: Mapping[str, float]
-    ready_to_quote: bool   # the [strategy.warmup] requirements are met
-    cold: tuple[str, ...]  # estimators the snapshot replaces with a prior (or, microprice, with the mid)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ready_to_quote": self.ready_to_quote, "cold": list(self.cold),
-                "book_updates": self.book_updates, "trades": self.trades,
-                "seconds_observed": self.seconds_observed, "required": dict(self.required),
-                "estimators": {e.name: {k: v for k, v in asdict(e).items() if k != "name"} for e in self.estimators}}
-
-
-@dataclass(frozen=True)
-class QuoteExplanation:
-    """Why the ladder looks the way it does: every model input and the ladder's GLFT quantities."""
-
-    coin: str
-    time_ms: int
-    mid: float
-    microprice: float
-    spread_bps: float
-    sigma_bps: float
-    sigma_source: str
-    regime: str
-    regime_source: str
-    kappa: float
-    A: float
-    intensity_source: str
-    gamma_base: float
-    tod_gamma_mult: float
-    regime_gamma_mult: float
-    gamma_eff: float
-    delta_star_bps: float
-    quoted_half_spread_bps: float
-    skew_bps: float
-    q: float
-    kelly_fraction: float
-    tau_s: float
-    toxicity_bid: float
-    toxicity_ask: float
-    ladder_tox_bid: float
-    ladder_tox_ask: float
-    flow_imbalance: float
-    book_imbalance: float
-    hawkes_intensity: float
-    funding_rate: float
-    as_bps: float
-    as_source: str
-    allowed_leverage: float
-    max_position: float
-    available_margin: float
-    warmup: WarmupStatus | None      # None when quote(..., warmup=False) (the engine's hot loop)
-    cold: tuple[str, ...]            # estimators the snapshot replaced by a prior (or the mid)
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("warmup", "notes", "cold")}
-        out["cold"] = bool(self.cold)
-        out["cold_estimators"] = list(self.cold)
-        out["warmup"] = None if self.warmup is None else self.warmup.to_dict()
-        out["notes"] = list(self.notes)
-        return out
 
 
 # ----------------------------------------------------------------------------- the model
