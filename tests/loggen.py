@@ -184,7 +184,7 @@ class _Session:
         self.seq = 0
         self.tid = 900_000_000_000
         self.oid = 45_000_000_000
-        self.cycle = 0
+        self.cycle = {c: 0 for c in coins}  # per coin, like the engine's quote_cycle.cycle
         self.pending: list[tuple[float, int, str, dict[str, Any]]] = []  # (t, seq, event, fields)
         self.account = 1000.0
         self.used = 2000
@@ -335,7 +335,7 @@ class _Session:
 
     def quote(self, coin: str, *, warmup: bool = False, diverge: bool = False, crossed: bool = False) -> None:
         rng, b = self.rng, self.b
-        self.cycle += 1
+        self.cycle[coin] += 1
         self.st.cycles += 1
         mid = self.mid[coin] = self.mid[coin] * math.exp(rng.gauss(0.0, 1.2e-4 * math.sqrt(self.cycle_s)))
         self.micro_off[coin] = 0.02 if diverge else 0.0
@@ -348,7 +348,7 @@ class _Session:
         if crossed:
             self.emit("quote_crossed", "error", coin=coin, side="A", px=_px(mid * 0.999), mid=round(mid, 2))
             asks = []
-        self.emit("quote_cycle", "debug", coin=coin, cycle=self.cycle, mid=round(mid, 2), microprice=round(micro, 2),
+        self.emit("quote_cycle", "debug", coin=coin, cycle=self.cycle[coin], mid=round(mid, 2), microprice=round(micro, 2),
                   sigma=1.2e-4, kappa=round(250 + rng.random(), 3), regime="normal", gamma=0.3,
                   position=round(self.pos[coin], 5), bid_levels=len(bids), ask_levels=len(asks),
                   bid_px=bids[0][0] if bids else None, ask_px=asks[0][0] if asks else None,

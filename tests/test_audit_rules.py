@@ -287,11 +287,21 @@ def test_reject_storm_by_reason(tmp_path):
 # ---------------------------------------------------------------------------------- ladder
 
 
+def test_ladder_not_judged_during_warmup(tmp_path):
+    def write(b):
+        begin(b, warm=False, config={"strategy": {"levels_per_side": 5}})
+        cycle(b, bid_levels=0, ask_levels=0, bid_binding="position", ask_binding="position")
+        b.emit("estimator_warm", coin="BTC", elapsed_s=15.0, trades=20, book_updates=60)
+        cycle(b)
+
+    assert not run(build(tmp_path, write)).by_id("ladder_underfunded")
+
+
 def test_ladder_funded_vs_configured(tmp_path):
     lines = []
 
     def write(b):
-        begin(b, config={"strategy": {"levels_per_side": 25},
+        begin(b, coins=("BTC", "ETH"), config={"strategy": {"levels_per_side": 25},
                          "assets": {"overrides": {"ETH": {"strategy": {"levels_per_side": 3}}}}})
         for i in range(4):
             lines.append(cycle(b, bid_levels=13, ask_levels=17, bid_binding="margin", ask_binding="margin"))
@@ -301,13 +311,16 @@ def test_ladder_funded_vs_configured(tmp_path):
         cycle(b, bid_levels=25, ask_levels=25)                      # fully funded
         cycle(b, bid_levels=0, ask_levels=25, bid_binding="toxicity_gate")  # pulled, not under-funded
         cycle(b, coin="ETH", bid_levels=3, ask_levels=3)            # the ETH override: fully funded
+        b.emit("gate_active", "warning", coin="BTC", side="bid", gate="toxicity", reason="score 0.9", detail="")
+        cycle(b, bid_levels=0, ask_levels=25)                       # the bid side is gated: not judged
+        b.emit("gate_cleared", coin="BTC", side="bid", gate="toxicity", duration_s=1.0)
 
     path = build(tmp_path, write)
     f = one(run(path), "ladder_underfunded")
-    assert f.count == 4 and f.severity is Severity.WARNING  # 4 of 7 cycles
+    assert f.count == 4 and f.severity is Severity.WARNING  # 4 of 8 cycles
     assert f.examples == [at(path, n) for n in lines]
     d = f.detail
-    assert d["configured"] == {"BTC": 25, "ETH": 3} and d["cycles"] == 7
+    assert d["configured"] == {"BTC": 25, "ETH": 3} and d["cycles"] == 8 and d["gated_sides_skipped"] == 1
     assert d["short_by_side"] == {"bid": 4, "ask": 4} and d["typical_funded"] == {"bid": 13, "ask": 17}
     assert d["binding"] == {"margin": 8} and d["drop_causes"] == {"min_notional": 48}
     assert "configured for 25 levels" in f.title and "binding: margin" in f.title

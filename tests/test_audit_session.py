@@ -59,8 +59,30 @@ def test_pnl_from_session_summaries_adds_sessions(tmp_path):
     p = r.session["pnl"]
     assert r.session["sessions"] == 2
     assert (p["source"], p["realized_usd"], p["unrealized_usd"], p["fees_usd"]) == ("session_summary", -2.0, 1.0, 0.5)
-    assert p["total_usd"] == pytest.approx(-1.0) and p["spread_capture_usd"] == 4.0
+    assert p["spread_capture_usd"] == 4.0
     assert p["adverse_selection_usd"] == 2.0 and p["funding_usd"] == pytest.approx(0.2)
+    # the engine's definitions: realized is gross of fees; total = realized + unrealized - fees + funding
+    assert p["total_usd"] == pytest.approx(-2.0 + 1.0 - 0.5 + 0.2)
+    assert p["residual_usd"] == pytest.approx(p["total_usd"] - (4.0 - 2.0 - 0.5 + 0.2))
+
+
+def test_per_coin_and_total_summaries_are_not_added_twice(tmp_path):
+    def line(b, coin=None, realized=0.0):
+        kw = {"coin": coin} if coin else {}
+        b.emit("session_summary", duration_s=60.0, fills=1, volume_usd=10.0, realized_pnl_usd=realized,
+               unrealized_pnl_usd=0.0, fees_usd=0.0, spread_capture_usd=0.0, adverse_selection_usd=0.0,
+               funding_usd=0.0, notional_usd=0.0, kill_switch_fired=False, exit_code=0, **kw)
+
+    def write(b):
+        begin(b, coins=("BTC", "ETH"))
+        line(b, "BTC", 1.0)
+        line(b, "ETH", 2.0)
+        line(b, None, 3.0)          # the engine's total line
+        begin(b, coins=("BTC",))    # a second session without a total line
+        line(b, "BTC", 10.0)
+
+    p = run(build(tmp_path, write)).session["pnl"]
+    assert p["realized_usd"] == pytest.approx(13.0)
 
 
 def test_orders_cycles_and_requotes(tmp_path):
@@ -80,10 +102,27 @@ def test_orders_cycles_and_requotes(tmp_path):
 
     s = run(build(tmp_path, write)).session
     assert s["quote_cycles"] == 6 and s["quote_cycles_per_min"] == pytest.approx(6.0)
+    assert s["quote_cycles_logged"] == 6
     o = s["orders"]
     assert (o["placed"], o["modified"], o["cancel_sent"], o["cancelled"], o["unknown_timeouts"]) == (3, 1, 2, 1, 1)
     assert s["requotes"] == {"order_actions": 6, "per_cycle": 1.0, "per_min": 6.0}
     assert s["duration_s"] == 60.0
+
+
+def test_quote_cycles_from_the_cycle_counter(tmp_path):
+    """The engine may log a sample of its cycles; the counter tells how many ran (restarts included)."""
+    def write(b):
+        begin(b, coins=("BTC", "ETH"))
+        for n in (1, 29, 57):
+            b.emit("quote_cycle", coin="BTC", cycle=n, mid=1.0, microprice=1.0, bid_levels=5, ask_levels=5)
+        b.emit("quote_cycle", coin="ETH", cycle=10, mid=1.0, microprice=1.0, bid_levels=5, ask_levels=5)
+        b.emit("quote_cycle", coin="ETH", cycle=20, mid=1.0, microprice=1.0, bid_levels=5, ask_levels=5)
+        begin(b, coins=("BTC",))
+        for n in (1, 5):
+            b.emit("quote_cycle", coin="BTC", cycle=n, mid=1.0, microprice=1.0, bid_levels=5, ask_levels=5)
+
+    s = run(build(tmp_path, write)).session
+    assert s["quote_cycles_logged"] == 7 and s["quote_cycles"] == 57 + 11 + 5
 
 
 def test_risk_and_calibration_tables(tmp_path):

@@ -164,7 +164,8 @@ def _session(s: dict[str, Any], out: list[str]) -> None:
         rows.append(("  rejected", f"{n:,}  {reason}"))
     rq = s["requotes"]
     cpm = s["quote_cycles_per_min"]
-    rows.append(("quote cycles", f"{s['quote_cycles']:,}" + (f" ({cpm:,.1f}/min)" if cpm is not None else "")
+    logged = "" if s["quote_cycles_logged"] == s["quote_cycles"] else f" ({s['quote_cycles_logged']:,} logged)"
+    rows.append(("quote cycles", f"{s['quote_cycles']:,}" + logged + (f" · {cpm:,.1f}/min" if cpm is not None else "")
                  + (f" · {rq['per_cycle']:.2f} order actions per cycle" if rq["per_cycle"] is not None else "")
                  + (f" ({rq['per_min']:,.1f}/min)" if rq["per_min"] is not None else "")))
     rh = s["rate_headroom"]

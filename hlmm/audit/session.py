@@ -6,7 +6,9 @@ Reads (event: fields):
 * ``config_loaded``: config — the thresholds the session ran with (:class:`SessionConfig`)
 * ``safety_sync``: account_value — start and end account value
 * ``session_summary``: realized/unrealized PnL, fees, spread capture, adverse selection, funding
-  — the engine's own attribution, used when present
+  — the engine's own attribution, used when present (per session: the coin-less total line if
+  there is one, else the sum of the per-coin lines).  As the engine defines them, realized PnL is
+  gross of fees and total = realized + unrealized − fees + funding
 * ``fill``: tid side px sz fee mid_at_fill position crossed — fills, volume, spread capture, fees
 * ``untracked_fill``: tid — untracked fills (a tid logged as both ``fill`` and ``untracked_fill``
   counts once)
@@ -21,7 +23,8 @@ Reads (event: fields):
 * ``kill_switch``: reason; ``gate_active``: gate reason; ``toxicity_pull``: side;
   ``inventory_forcing``; ``reduce_only_mode``: active
 * ``calibration_report``: model samples brier information_ratio calibration_error validated
-* ``quote_cycle``: coin (assets)
+* ``quote_cycle``: coin cycle — assets, and the number of quote cycles from each coin's cycle
+  counter (the engine may log only a sample of its cycles; a counter going back is a restart)
 
 Counted without decoding: ``order_place_sent``, ``order_modify_sent``, ``order_cancel_sent``,
 ``order_cancelled``, ``order_filled``, ``quote_cycle``, ``ws_reconnect``, ``ws_disconnected``,
@@ -109,7 +112,10 @@ class SessionAccount(Consumer):
         self.coins: set[str] = set()
         self.account_first: tuple[int, float] | None = None
         self.account_last: tuple[int, float] | None = None
-        self.summaries: list[dict[str, Any]] = []
+        self.summaries: list[list[dict[str, Any]]] = [[]]  # per session
+        self.cycles_logged = 0
+        self._cycle_span: dict[str, list[int]] = {}  # coin -> [first, last] cycle number of this segment
+        self.cycles_counted = 0                     # cycles of closed segments
         self.fills = 0
         self.untracked = 0
         self.buys = 0
@@ -143,6 +149,9 @@ class SessionAccount(Consumer):
 
     def on_session_start(self, ev: Event) -> None:
         self.sessions += 1
+        if self.summaries[-1]:
+            self.summaries.append([])
+        self._close_cycle_segments()
         rec = ev.rec or {}
         for key, into in (("venue", self.venues), ("version", self.versions)):
             if isinstance(rec.get(key), str) and rec[key]:
@@ -161,13 +170,33 @@ class SessionAccount(Consumer):
 
     def on_session_summary(self, ev: Event) -> None:
         if ev.rec is not None:
-            self.summaries.append(ev.rec)
+            self.summaries[-1].append(ev.rec)
             self._position(ev, ev.rec.get("position"))
 
     def on_quote_cycle(self, ev: Event) -> None:
-        coin = ev.get("coin")
+        rec = ev.rec
+        if rec is None:
+            return
+        self.cycles_logged += 1
+        coin = rec.get("coin")
+        key = coin if isinstance(coin, str) else "?"
         if isinstance(coin, str):
             self.coins.add(coin)
+        n = rec.get("cycle")
+        if type(n) is int:
+            span = self._cycle_span.get(key)
+            if span is None:
+                self._cycle_span[key] = [n, n]
+            elif n >= span[1]:
+                span[1] = n
+            else:  # the counter went back: a restart
+                self.cycles_counted += span[1] - span[0] + 1
+                self._cycle_span[key] = [n, n]
+
+    def _close_cycle_segments(self) -> None:
+        for first, last in self._cycle_span.values():
+            self.cycles_counted += last - first + 1
+        self._cycle_span.clear()
 
     # -- fills and position -----------------------------------------------------------------
 
@@ -358,23 +387,41 @@ class SessionAccount(Consumer):
         if end is not None:
             self._close_headroom_interval(end)
             self._headroom_last = None
+        self._close_cycle_segments()
+
+    @property
+    def quote_cycles(self) -> int:
+        """Quote cycles run: from the cycle counters, or the cycles logged when there are none."""
+        return max(self.cycles_counted, self.cycles_logged)
+
+    def _summary_lines(self) -> list[dict[str, Any]]:
+        """The ``session_summary`` lines that add up to the PnL (no coin and per-coin twice)."""
+        out = []
+        for group in self.summaries:
+            totals = [s for s in group if not isinstance(s.get("coin"), str)]
+            out += totals[-1:] if totals else group
+        return out
 
     def pnl(self) -> dict[str, Any]:
         """PnL and its split: the engine's ``session_summary`` if logged, else computed."""
         account = self.account_change
-        if self.summaries:
+        lines = self._summary_lines()
+        if lines:
             keys = ("realized_pnl_usd", "unrealized_pnl_usd", "spread_capture_usd", "adverse_selection_usd",
                     "fees_usd", "funding_usd")
-            tot = {k: sum(num(s.get(k)) or 0.0 for s in self.summaries) for k in keys}
+            tot = {k: sum(num(s.get(k)) or 0.0 for s in lines) for k in keys}
+            total = tot["realized_pnl_usd"] + tot["unrealized_pnl_usd"] - tot["fees_usd"] + tot["funding_usd"]
+            explained = tot["spread_capture_usd"] - tot["adverse_selection_usd"] - tot["fees_usd"] + tot["funding_usd"]
             return {
                 "source": "session_summary",
-                "total_usd": tot["realized_pnl_usd"] + tot["unrealized_pnl_usd"],
+                "total_usd": total,
                 "realized_usd": tot["realized_pnl_usd"],
                 "unrealized_usd": tot["unrealized_pnl_usd"],
                 "spread_capture_usd": tot["spread_capture_usd"],
                 "adverse_selection_usd": tot["adverse_selection_usd"],
                 "fees_usd": tot["fees_usd"],
                 "funding_usd": tot["funding_usd"],
+                "residual_usd": total - explained,
                 "account_value_change_usd": account,
             }
         h = self.longest_horizon
@@ -401,7 +448,7 @@ class SessionAccount(Consumer):
     def to_dict(self) -> dict[str, Any]:
         ctx = self.ctx
         minutes = ctx.span_s / 60.0
-        cycles = ctx.total("quote_cycle")
+        cycles = self.quote_cycles
         actions = ctx.total("order_place_sent", "order_modify_sent", "order_cancel_sent")
         headroom_threshold = ctx.config.number("rate.min_headroom_fraction") or 0.10
         return {
@@ -440,6 +487,7 @@ class SessionAccount(Consumer):
                 "unknown_timeouts": ctx.total("order_unknown_timeout"),
             },
             "quote_cycles": cycles,
+            "quote_cycles_logged": self.cycles_logged,
             "quote_cycles_per_min": round(cycles / minutes, 3) if minutes > 0 else None,
             "requotes": {
                 "order_actions": actions,
