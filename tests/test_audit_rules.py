@@ -446,10 +446,22 @@ def test_zero_calibration_samples_after_fills_is_critical(tmp_path):
     r = run(path)
     zero = one(r, "predictions_unvalidated")
     assert zero.severity is Severity.CRITICAL and zero.count == 2 and zero.examples == [at(path, n) for n in lines]
-    assert "fill_probability" in zero.title
+    assert "fill_probability" in zero.title and "prediction ids lost" in zero.cause
     unval = one(r, "model_unvalidated")
     assert unval.severity is Severity.WARNING and unval.count == 2 and unval.cause == "information ratio 0.4 < 1"
     assert r.session["calibration"]["models"]["fill_probability"]["reports"] == 2
+
+
+def test_zero_samples_cause_comes_from_the_engine(tmp_path):
+    def write(b):
+        begin(b)
+        fill(b, 1)
+        report_line(b, "signal", 0, False)
+        b.emit("model_unvalidated", "warning", model="signal", samples=0, information_ratio=None,
+               reason="no predictions recorded: the model is not wired into the quote cycle")
+
+    f = one(run(build(tmp_path, write)), "predictions_unvalidated")
+    assert f.cause == "the engine says: no predictions recorded: the model is not wired into the quote cycle"
 
 
 def test_calibration_never_reported(tmp_path):

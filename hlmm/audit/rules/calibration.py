@@ -72,9 +72,11 @@ class PredictionsValidated(Rule):
             samples = num(rec.get("samples"))
             if samples is not None and samples <= 0 and fills > 0:
                 tally = self.zero[model]
+                reason = self.reasons.get(model)
                 out.append(tally.finding(
                     self.id, Severity.CRITICAL,
                     f"model '{model}': 0 calibration samples after {fills} fills ({tally.count} reports)",
+                    f"the engine says: {reason}" if reason else
                     "predictions are made but outcomes are never recorded against them (prediction ids lost "
                     "between the quote and the fill)", self.look_at,
                     {"model": model, "fills": fills, "reports": tally.count}))
