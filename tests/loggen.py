@@ -316,7 +316,7 @@ class _Session:
         if self.sc.summary:
             coin = self.coins[0]
             self.emit("session_summary", duration_s=round(b.t - t0, 3), fills=self.st.fills,
-                      volume_usd=round(self.volume, 2), realized_pnl_usd=round(self.spread_capture - self.fees, 6),
+                      volume_usd=round(self.volume, 2), realized_pnl_usd=round(self.spread_capture, 6),
                       unrealized_pnl_usd=0.0, fees_usd=round(self.fees, 6),
                       spread_capture_usd=round(self.spread_capture, 6), adverse_selection_usd=0.0, funding_usd=0.0,
                       position=self.pos[coin], notional_usd=round(abs(self.pos[coin]) * self.mid[coin], 2),

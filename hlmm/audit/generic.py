@@ -164,7 +164,9 @@ class GenericAnalysis:
             for k, v in hits:
                 levels[k[0]] += v[0]
             out.append(Finding(
-                id=fid, severity=severity, count=count, title=f"{count} lines like '{hits[0][0][2]}'",
+                id=fid, severity=severity, count=count,
+                title=f"{count} lines like '{hits[0][0][2]}'"
+                      + (f" (and {len(hits) - 1} more templates)" if len(hits) > 1 else ""),
                 first_ms=min(firsts) if firsts else None, last_ms=max(lasts) if lasts else None,
                 examples=[w for _, v in hits for w in v[3]][:examples], cause=cause, look_at=look,
                 detail={"templates": [{"count": v[0], "level": k[0], "source": k[1], "template": k[2]} for k, v in hits[:10]],
