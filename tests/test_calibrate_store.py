@@ -130,6 +130,17 @@ def test_expire_resolves_unfilled_quotes_after_their_horizon():
     assert store.score(FILL).samples == 1
 
 
+def test_a_late_partial_fill_of_a_resolved_order_is_not_unknown():
+    store = PredictionStore()
+    tag = store.record_quote(coin="BTC", side=1, depth_bps=3, now_ms=T0, fill_prob=0.5, horizon_s=60,
+                             expected_as_bps=1.0)
+    store.on_fill(tag, now_ms=T0 + 1000, px=99.97, sz=1, mid=100.0)
+    store.on_markout(tag, horizon_s=10.0, adverse_bps=0.5, now_ms=T0 + 11_000)   # resolved and released
+    assert store.on_fill(tag, now_ms=T0 + 12_000, px=99.97, sz=1, mid=100.0) is False
+    assert store.unknown_outcomes == 0
+    assert store.score(FILL).samples == 1 and store.score(ADVERSE).samples == 1
+
+
 def test_foreign_and_unknown_cloids():
     store = PredictionStore()
     assert store.on_fill("0x" + "ab" * 16, now_ms=T0, px=1, sz=1, mid=1) is False    # not one of hlmm's cloids

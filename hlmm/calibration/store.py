@@ -119,6 +119,8 @@ class PredictionStore:
         self._dropped = 0
         self._unknown_outcomes = 0
         self._fills: deque[_Resolved] = deque(maxlen=self.config.max_resolved)
+        # tags resolved and released recently: a late partial fill of such an order is not "unknown"
+        self._released: dict[int, None] = {}
 
     # ------------------------------------------------------------------ predictions
 
@@ -160,7 +162,7 @@ class PredictionStore:
                 return None
             tag = parts.tag
         quote = self._pending.get(tag)
-        if quote is None and tag:
+        if quote is None and tag and tag not in self._released:
             self._unknown_outcomes += 1
         return quote
 
@@ -235,7 +237,13 @@ class PredictionStore:
         done_as = q.expected_as_bps is None or q.as_resolved or (closed and q.filled_ms is None)
         done_signal = q.signal_bps is None or q.signal_resolved
         if done_fill and done_as and done_signal and (closed or q.filled_ms is not None):
-            self._pending.pop(q.tag, None)
+            self._release(q.tag)
+
+    def _release(self, tag: int) -> None:
+        self._pending.pop(tag, None)
+        self._released[tag] = None
+        if len(self._released) > self.config.max_pending:
+            del self._released[next(iter(self._released))]
 
     def expire(self, now_ms: int, max_age_s: float = 3600.0) -> int:
         """Resolve what time alone resolves: unfilled past the horizon (0); drop stale entries.
@@ -255,7 +263,7 @@ class PredictionStore:
                 self._censored[ADVERSE] += 1
             if q.signal_bps is not None and not q.signal_resolved:
                 self._censored[SIGNAL] += 1
-            self._pending.pop(q.tag, None)
+            self._release(q.tag)
         return len(stale)
 
     # ----------------------------------------------------------------------- scores
