@@ -54,6 +54,11 @@ class AuditContext:
     def tally(self) -> Tally:
         return Tally(self.options.examples)
 
+    def hit(self, tally: Tally, ev: Event) -> None:
+        """Count ``ev`` in ``tally`` (its location is formatted only while examples are wanted)."""
+        tally.add(ev.ts, f"{self.sources[ev.src].name}:{ev.line}"
+                  if len(tally.examples) < tally.max_examples else None)
+
     def total(self, *events: str) -> int:
         """How many lines of these events were in the window (decoded or not)."""
         return sum(self.counts.get(e, 0) for e in events)

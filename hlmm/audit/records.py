@@ -1,8 +1,8 @@
-"""One hlmm event line handed to the audit rules, decoded only if a rule asks for its fields.
+"""One hlmm event line handed to the audit consumers, decoded once for all of them.
 
-The scanner returns the raw bytes of each line some rule consumes; :attr:`Event.rec` parses
-them on first use (``orjson`` when installed, else ``json``) and caches the dict.  A line whose
-body does not parse gives ``rec is None`` and is counted as corrupt by the runner.
+The scanner returns the raw bytes of each line some consumer reads; :class:`Event` parses them
+(``orjson`` when installed, else ``json``).  A line whose body does not parse has ``rec is None``
+and ``corrupt`` set; the runner counts it.
 """
 from __future__ import annotations
 
@@ -19,9 +19,6 @@ except ImportError:  # pragma: no cover - depends on the environment
     _loads = json.loads
     _DecodeErrors = (ValueError, TypeError)
 
-_BAD = object()
-
-
 def decode(raw: bytes) -> Any:
     """Parse one JSON value; raises ``ValueError`` if it is not JSON."""
     try:
@@ -31,9 +28,10 @@ def decode(raw: bytes) -> Any:
 
 
 class Event:
-    """A wanted event line: name, time (epoch ms), where it is (``src`` index, line) and its bytes."""
+    """A wanted event line: name, time (epoch ms), where it is (``src`` index, line), its bytes and
+    its decoded fields ``rec`` (``None`` when the body does not parse: then ``corrupt`` is true)."""
 
-    __slots__ = ("name", "ts", "src", "line", "raw", "_rec")
+    __slots__ = ("name", "ts", "src", "line", "raw", "rec", "corrupt")
 
     def __init__(self, name: str, ts: int, src: int, line: int, raw: bytes, rec: Any = None) -> None:
         self.name = name
@@ -41,26 +39,16 @@ class Event:
         self.src = src
         self.line = line
         self.raw = raw
-        self._rec = rec
-
-    @property
-    def rec(self) -> dict[str, Any] | None:
-        """The decoded line, or ``None`` if its body is corrupt."""
-        rec = self._rec
-        if rec is None:
+        self.corrupt = False
+        if rec is None:  # decode now: every wanted line is read by some consumer
             try:
-                rec = decode(self.raw)
-                if not isinstance(rec, dict):
-                    rec = _BAD
-            except ValueError:
-                rec = _BAD
-            self._rec = rec
-        return None if rec is _BAD else rec
-
-    @property
-    def corrupt(self) -> bool:
-        """True once decoding was attempted and failed."""
-        return self._rec is _BAD
+                rec = _loads(raw)
+            except _DecodeErrors:
+                rec = None
+            if type(rec) is not dict:
+                rec = None
+                self.corrupt = True
+        self.rec: dict[str, Any] | None = rec
 
     def get(self, key: str, default: Any = None) -> Any:
         rec = self.rec

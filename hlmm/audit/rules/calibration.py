@@ -41,13 +41,13 @@ class PredictionsValidated(Rule):
         self.latest[model] = rec
         samples = num(rec.get("samples"))
         if samples is not None and samples <= 0:
-            self.zero.setdefault(model, self.ctx.tally()).add(ev.ts, self.ctx.where(ev))
+            self.ctx.hit(self.zero.setdefault(model, self.ctx.tally()), ev)
         elif rec.get("validated") is False:
-            self.unvalidated.setdefault(model, self.ctx.tally()).add(ev.ts, self.ctx.where(ev))
+            self.ctx.hit(self.unvalidated.setdefault(model, self.ctx.tally()), ev)
 
     def on_model_unvalidated(self, ev: Event) -> None:
         model = str(ev.get("model") or "?")
-        self.unvalidated.setdefault(model, self.ctx.tally()).add(ev.ts, self.ctx.where(ev))
+        self.ctx.hit(self.unvalidated.setdefault(model, self.ctx.tally()), ev)
         reason = ev.get("reason")
         if reason:
             self.reasons[model] = str(reason)

@@ -30,7 +30,7 @@ class Errors(Rule):
         self.bursts = Bursts(int(opts.burst_window_s * 1000), opts.burst_min)
 
     def on_error(self, ev: Event) -> None:
-        self.tally.add(ev.ts, self.ctx.where(ev))
+        self.ctx.hit(self.tally, ev)
         where, err = ev.get("where"), ev.get("error")
         key = f"{where or '?'}: {str(err).split(':')[0] if err else '?'}"
         self.where[key] += 1

@@ -26,7 +26,7 @@ class KillSwitch(Rule):
         self.details: list[str] = []
 
     def on_kill_switch(self, ev: Event) -> None:
-        self.tally.add(ev.ts, self.ctx.where(ev))
+        self.ctx.hit(self.tally, ev)
         self.reasons[str(ev.get("reason") or "(no reason)")] += 1
         detail = ev.get("detail")
         if detail and len(self.details) < 5:

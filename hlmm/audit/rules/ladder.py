@@ -98,7 +98,7 @@ class LadderFunding(Rule):
         self.cycles += 1
         hit = False
         for side, levels_key, binding_key in _SIDES:
-            if self._gated.get((coin or "?", side)) or self._gated.get(("?", side)):
+            if self._gated and (self._gated.get((coin or "?", side)) or self._gated.get(("?", side))):
                 self.skipped_gated += 1
                 continue
             levels = rec.get(levels_key)
@@ -116,7 +116,7 @@ class LadderFunding(Rule):
                 self.binding[binding if isinstance(binding, str) and binding else "(not logged)"] += 1
                 hit = True
         if hit:
-            self.tally.add(ev.ts, self.ctx.where(ev))
+            self.ctx.hit(self.tally, ev)
 
     def _configured(self, coin: str | None) -> int | None:
         cfg = self.ctx.config

@@ -38,7 +38,7 @@ class MicropriceDivergence(Rule):
         self._warming = False
 
     def on_microprice_reset(self, ev: Event) -> None:
-        self.resets.add(ev.ts, self.ctx.where(ev))
+        self.ctx.hit(self.resets, ev)
 
     def on_quote_cycle(self, ev: Event) -> None:
         rec = ev.rec
@@ -50,7 +50,7 @@ class MicropriceDivergence(Rule):
         self.cycles += 1
         bps = abs(micro - mid) / mid * 1e4
         if bps > self.ctx.options.microprice_warn_bps:
-            self.tally.add(ev.ts, self.ctx.where(ev))
+            self.ctx.hit(self.tally, ev)
             if self._warming:
                 self.during_warmup += 1
             if bps > self.max_bps:

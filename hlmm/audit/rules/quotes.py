@@ -30,7 +30,7 @@ class QuotesThroughMid(Rule):
         self.worst_bps = 0.0
 
     def on_quote_crossed(self, ev: Event) -> None:
-        self.blocked.add(ev.ts, self.ctx.where(ev))
+        self.ctx.hit(self.blocked, ev)
         side = str(ev.get("side") or "").lower()
         key = "bid" if side in ("b", "bid", "buy") else "ask" if side in ("a", "ask", "sell") else None
         if key:
@@ -54,7 +54,7 @@ class QuotesThroughMid(Rule):
             self.worst_bps = max(self.worst_bps, (mid - ask) / mid * 1e4)
             hit = True
         if hit:
-            self.sent.add(ev.ts, self.ctx.where(ev))
+            self.ctx.hit(self.sent, ev)
 
     def findings(self) -> list[Finding]:
         out = []

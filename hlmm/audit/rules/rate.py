@@ -35,17 +35,17 @@ class RateLimitPressure(Rule):
         h = num(ev.get("headroom_fraction"))
         threshold = self.ctx.config.number("rate.min_headroom_fraction") or 0.10
         if h is not None and h < threshold:
-            self.low.add(ev.ts, self.ctx.where(ev))
+            self.ctx.hit(self.low, ev)
 
     def on_rate_limit_throttle(self, ev: Event) -> None:
-        self.throttled.add(ev.ts, self.ctx.where(ev))
+        self.ctx.hit(self.throttled, ev)
 
     def on_rate_limited(self, ev: Event) -> None:
-        self.refused.add(ev.ts, self.ctx.where(ev))
+        self.ctx.hit(self.refused, ev)
         self.scopes[str(ev.get("scope") or "?")] += 1
 
     def on_inventory_forcing(self, ev: Event) -> None:
-        self.forcing.add(ev.ts, self.ctx.where(ev))
+        self.ctx.hit(self.forcing, ev)
 
     def findings(self) -> list[Finding]:
         out = []

@@ -43,18 +43,18 @@ class ReconnectStorms(Rule):
         self.longest_s = max(self.longest_s, seconds)
         limit = self.ctx.config.number("risk.max_disconnected_s") or 10.0
         if seconds > limit:
-            self.outages.add(ev.ts, self.ctx.where(ev))
+            self.ctx.hit(self.outages, ev)
         self._down_since = None
 
     def on_ws_reconnect(self, ev: Event) -> None:
-        self.reconnects.add(ev.ts, self.ctx.where(ev))
+        self.ctx.hit(self.reconnects, ev)
         opts = self.ctx.options
         q = self._window
         q.append(ev.ts)
         while q and q[0] <= ev.ts - opts.reconnect_storm_window_s * 1000:
             q.popleft()
         if len(q) >= opts.reconnect_storm_count:
-            self.storm.add(ev.ts, self.ctx.where(ev))
+            self.ctx.hit(self.storm, ev)
             self.peak = max(self.peak, len(q))
 
     def findings(self) -> list[Finding]:

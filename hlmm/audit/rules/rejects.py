@@ -62,7 +62,7 @@ class RejectStorms(Rule):
         tally = self.by_reason.get(reason)
         if tally is None:
             tally = self.by_reason[reason] = self.ctx.tally()
-        tally.add(ev.ts, self.ctx.where(ev))
+        self.ctx.hit(tally, ev)
         count = int(self.ctx.config.number("risk.reject_storm_count") or 10)
         window_ms = int((self.ctx.config.number("risk.reject_storm_window_s") or 60.0) * 1000)
         q = self.windows.setdefault(reason, deque())
@@ -73,7 +73,7 @@ class RejectStorms(Rule):
             storm = self.storms.get(reason)
             if storm is None:
                 storm = self.storms[reason] = self.ctx.tally()
-            storm.add(ev.ts, self.ctx.where(ev))
+            self.ctx.hit(storm, ev)
             self.peak[reason] = max(self.peak.get(reason, 0), len(q))
 
     def findings(self) -> list[Finding]:

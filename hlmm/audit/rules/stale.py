@@ -29,7 +29,7 @@ class StaleData(Rule):
         self.max_age = 0.0
 
     def on_book_stale(self, ev: Event) -> None:
-        self.tally.add(ev.ts, self.ctx.where(ev))
+        self.ctx.hit(self.tally, ev)
         self.coins[str(ev.get("coin") or "?")] += 1
         self.max_age = max(self.max_age, num(ev.get("age_s")) or 0.0)
 

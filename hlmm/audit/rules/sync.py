@@ -29,14 +29,14 @@ class SyncMismatches(Rule):
         self.max_diff = 0.0
 
     def on_position_mismatch(self, ev: Event) -> None:
-        self.mismatch.add(ev.ts, self.ctx.where(ev))
+        self.ctx.hit(self.mismatch, ev)
         self.coins[str(ev.get("coin") or "?")] += 1
         local, exch = num(ev.get("local")), num(ev.get("exchange"))
         if local is not None and exch is not None:
             self.max_diff = max(self.max_diff, abs(local - exch))
 
     def on_order_missing(self, ev: Event) -> None:
-        self.missing.add(ev.ts, self.ctx.where(ev))
+        self.ctx.hit(self.missing, ev)
 
     def findings(self) -> list[Finding]:
         out = []

@@ -13,7 +13,7 @@ from hlmm.audit.records import Event, num
 
 
 class ToxicHours(Rule):
-    """UTC hours with significantly negative markouts, vs the configured toxic hours."""
+    """UTC hours whose fills lost money (negative edge), vs the configured toxic hours."""
 
     id = "toxic_hours"
     events = ("markout",)

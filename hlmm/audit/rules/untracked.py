@@ -35,7 +35,7 @@ class UntrackedFills(Rule):
         self.without_cloid = 0
 
     def on_untracked_fill(self, ev: Event) -> None:
-        self.tally.add(ev.ts, self.ctx.where(ev))
+        self.ctx.hit(self.tally, ev)
         cause = ev.get("cause")
         self.causes[str(cause) if cause else "(not given)"] += 1
         if not ev.get("cloid"):

@@ -16,7 +16,7 @@ from hlmm.audit.records import Event
 
 
 class QuotingDuringWarmup(Rule):
-    """Orders placed before ``estimator_warm`` in a session."""
+    """Orders placed before estimator_warm in a session."""
 
     id = "quoting_during_warmup"
     events = ("session_start", "estimator_warm")
@@ -64,7 +64,7 @@ class QuotingDuringWarmup(Rule):
         coin: Any = ev.get("coin")
         if isinstance(coin, str) and coin in self._warm:
             return
-        self.tally.add(ev.ts, self.ctx.where(ev))
+        self.ctx.hit(self.tally, ev)
         key = coin if isinstance(coin, str) else "?"
         self.coins[key] = self.coins.get(key, 0) + 1
 
