@@ -1,0 +1,289 @@
+"""One coin's quote cycle: frozen snapshot → strategy (ladder) → reconcile → gates → submit → send.
+
+DESIGN §3, run by the engine on book changes (at most every ``min_requote_interval_ms``), after
+fills and order answers, and on a 1 s risk tick (so a stale book or a fired kill switch pulls
+the quotes even when nothing arrives):
+
+1. the account as the ladder sees it (exact position, the exchange's free margin as is, orders
+   in flight or unknown as ``inflight_*``) and the market model's snapshot, frozen together;
+2. the strategy's target (default: ``MarketModel.quote``, the ``hlmm ladder-preview`` path);
+   a quote on the wrong side of the mid is never sent (``quote_crossed``);
+3. the reconcile diff against live orders (keep / modify / cancel / place);
+4. the gates, each with a reason code (kill switch, disconnected, stale book, warm-up, position
+   mismatch, reduce-only, inventory forcing, toxicity, requote interval, position limit, rate
+   budget): blocked sides are pulled, cancels always pass;
+5. the order manager assigns cloids (tag = prediction id, recorded first) and returns at most
+   one action per kind, each signed once and posted.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from hlmm._core.ladder import REGIMES, Ladder
+from hlmm.engine.account_state import AccountState
+from hlmm.engine.fills import FillProcessor
+from hlmm.engine.gates import Gates
+from hlmm.engine.market_model import MarketModel, MarketNotReady
+from hlmm.engine.order_state import ASK, BID, SIDE_NAMES
+from hlmm.engine.orders import OrderManager, OutboundAction
+from hlmm.engine.predictions import Predictions
+from hlmm.engine.ratebudget import RateBudget
+from hlmm.engine.reconcile import Reconciler, Target
+from hlmm.engine.snapshot import AccountSnapshot, MarketInputs
+from hlmm.engine.strategy import Quote, QuoteContext, Strategy
+from hlmm.exchange import wire
+from hlmm.exchange.assets import AssetInfo
+from hlmm.log import get_logger
+
+log = get_logger("engine.quote")
+ladder_log = get_logger("strategy.ladder")
+est_log = get_logger("estimators")
+
+QUOTE_LOG_EVERY_MS = 5_000     # an unchanged cycle is logged at most this often (a changed one always)
+
+
+@dataclass
+class CoinState:
+    """Per-coin state of the quote cycle."""
+
+    coin: str
+    asset: AssetInfo
+    model: MarketModel
+    book_changed_ms: int = 0          # local wall time the book's levels last changed
+    book_frame_ms: int = 0            # local wall time of the last book frame
+    last_levels: bytes = b""
+    warm: bool = False
+    warm_detail: str = "no data yet"
+    cycles: int = 0
+    last_logged_ms: int = 0
+    last_tick_ns: int = 0             # receive time of the book frame that triggered the pending cycle
+    first_quote: dict[str, Any] | None = None
+    last_quote: Quote | None = None
+    stale_since_ms: int | None = None
+    recorded_inputs: list[tuple[str, Any]] | None = None
+    regime: str = "-"
+    sigma_bps: float = math.nan
+    tox: tuple[float, float] = (0.0, 0.0)
+    binding: tuple[str, str] = ("-", "-")
+
+
+@dataclass
+class CycleOutcome:
+    """What one cycle sent (for callbacks, metrics and tests)."""
+
+    coin: str
+    actions: list[OutboundAction] = field(default_factory=list)
+    gated: Any = None
+    quote: Quote | None = None
+    latency_us: float = 0.0
+    skipped: str = ""
+
+
+class Quoter:
+    """Runs quote cycles for every coin (see the module docstring)."""
+
+    def __init__(self, coins: dict[str, CoinState], *, strategy: Strategy, manager: OrderManager,
+                 reconciler: Reconciler, gates: Gates, rate: RateBudget, fills: FillProcessor,
+                 predictions: Predictions, send: Callable[[OutboundAction], None],
+                 account: Callable[[], AccountSnapshot | None], wall_ms: Callable[[], int],
+                 max_position_usd: Callable[[str], float],
+                 on_cycle: Callable[[CycleOutcome], None] | None = None) -> None:
+        self.coins = coins
+        self.strategy = strategy
+        self.manager = manager
+        self.reconciler = reconciler
+        self.gates = gates
+        self.rate = rate
+        self.fills = fills
+        self.predictions = predictions
+        self.send = send            # signs once and posts (the engine's executor path)
+        self.account = account
+        self.wall_ms = wall_ms
+        self.max_position_usd = max_position_usd
+        self.on_cycle = on_cycle
+        self.cycles = 0
+        self.strategy_errors = 0
+
+    # ------------------------------------------------------------------ inputs
+    def account_state(self, st: CoinState) -> AccountState:
+        """Position (exact), the exchange's free margin as is, and frozen orders per side in coins."""
+        snap = self.account()
+        lot = 10.0 ** -st.asset.sz_decimals
+        return AccountState(
+            position=float(self.fills.position(st.coin).size),
+            available_margin=snap.available_margin if snap is not None else 0.0,
+            inflight_bid=self.manager.frozen_lots(st.coin, BID) * lot,
+            inflight_ask=self.manager.frozen_lots(st.coin, ASK) * lot,
+            account_value=snap.account_value if snap is not None else None)
+
+    def _inputs(self, st: CoinState, quote: Quote | None, now_ms: int) -> MarketInputs:
+        book = st.model.book
+        mid = book.mid() if book.two_sided else math.nan
+        p = quote.params if quote is not None else None
+        if p is not None:
+            d = p.to_dict()
+            return MarketInputs(st.coin, now_ms, d["mid"], d["sigma"], d["kappa"], d["A"], d["as_bps"],
+                                st.book_changed_ms, d["microprice"], d["regime"], d["tox_bid"], d["tox_ask"],
+                                d["market_spread_bps"], st.warm, st.warm_detail)
+        return MarketInputs(st.coin, now_ms, mid, math.nan, math.nan, math.nan, math.nan, st.book_changed_ms,
+                            None, 1, 0.0, 0.0, book.spread_bps() if book.two_sided else 0.0, st.warm,
+                            st.warm_detail)
+
+    # ------------------------------------------------------------------ the cycle
+    def cycle(self, coin: str) -> CycleOutcome:
+        """One quote cycle for ``coin``; returns what it sent."""
+        t0 = time.perf_counter_ns()
+        st = self.coins[coin]
+        now_ms = self.wall_ms()
+        out = CycleOutcome(coin)
+        self._update_warm(st, now_ms)
+        account = self.account_state(st)
+        quote: Quote | None = None
+        target: Ladder | Target = Target.empty()
+        book = st.model.book
+        if book.two_sided:
+            max_pos = self.max_position_usd(coin) / book.mid()
+            ctx = QuoteContext(coin, now_ms, st.asset, st.model, account, max_pos)
+            if st.recorded_inputs is not None and st.first_quote is None:
+                st.recorded_inputs.append(("quote", account))   # quoting samples toxicity: part of the inputs
+            try:
+                quote = self.strategy.quote(ctx)
+                target = self._checked(st, quote.target)
+            except MarketNotReady as exc:
+                out.skipped = str(exc)
+            except Exception as exc:   # a strategy bug pulls this coin's quotes, never the loop
+                self.strategy_errors += 1
+                log.error("error", where=f"engine.quote strategy {coin}", error=f"{type(exc).__name__}: {exc}")
+                quote = None
+        out.quote = quote
+        inputs = self._inputs(st, quote, now_ms)
+        position_lots = self.fills.position_lots(coin)
+        mid_units = (book.best_bid_units() + book.best_ask_units()) // 2 if book.two_sided else 0
+        plan = self.reconciler.plan(coin, target, mid_units=mid_units, prefer=self.rate.scarcer(now_ms))
+        gated = self.gates.apply(plan, inputs, position_lots, now_ms)
+        out.gated = gated
+        ladder = quote.ladder if quote is not None else None
+        if ladder is not None and quote.params is not None:
+            d = quote.params.to_dict()
+            max_pos = d["max_position"]
+            self.predictions.begin_cycle(coin, ladder, as_bps=d["as_bps"], regime=d["regime"],
+                                         position_frac=d["position"] / max_pos if max_pos > 0 else 0.0,
+                                         now_ms=now_ms)
+        else:
+            self.predictions.begin_cycle(coin, None, as_bps=0.0, regime=1, position_frac=0.0, now_ms=now_ms)
+        if not gated.empty:
+            actions = self.manager.submit(gated, now_ms, predict=self.predictions.predictor)
+            for action in actions:
+                self.send(action)
+            out.actions = actions
+            if gated.modifies or gated.places:
+                self.gates.note_requoted(coin, now_ms)
+        st.cycles += 1
+        self.cycles += 1
+        st.last_quote = quote
+        out.latency_us = (time.perf_counter_ns() - t0) / 1000
+        self._record(st, quote, account, out, now_ms)
+        if self.on_cycle is not None:
+            self.on_cycle(out)
+        return out
+
+    def _checked(self, st: CoinState, target: Ladder | Target) -> Ladder | Target:
+        """A ladder whose touch would cross the mid, or a custom target's invalid levels, never go out."""
+        book = st.model.book
+        bid_u, ask_u = book.best_bid_units(), book.best_ask_units()
+        mid2 = bid_u + ask_u            # twice the mid, in price units: exact comparisons
+        if isinstance(target, Ladder):
+            ok = True
+            for side, name in ((BID, "bids"), (ASK, "asks")):
+                s = getattr(target, name)
+                px = s.px_units[s.quoted]
+                if len(px) and ((side == BID and 2 * int(px.max()) >= mid2) or
+                                (side == ASK and 2 * int(px.min()) <= mid2)):
+                    ok = False
+                    bad = int(px.max() if side == BID else px.min())
+                    log.warning("quote_crossed", coin=st.coin, side=SIDE_NAMES[side],
+                                px=wire.price_to_wire(bad, st.asset), mid=book.mid())
+            return target if ok else Target.empty()
+        sides = []
+        for side, px_list, sz_list in ((BID, target.bid_px, target.bid_sz), (ASK, target.ask_px, target.ask_sz)):
+            px_out, sz_out = [], []
+            for level, (px, sz) in enumerate(zip(px_list, sz_list)):
+                px, sz = int(px), int(sz)
+                if sz <= 0:
+                    px_out.append(px)
+                    sz_out.append(0)
+                    continue
+                why = wire.check_order(px, sz, st.asset)
+                crossed = (side == BID and 2 * px >= mid2) or (side == ASK and 2 * px <= mid2)
+                if crossed:
+                    log.warning("quote_crossed", coin=st.coin, side=SIDE_NAMES[side], px=str(px), mid=book.mid())
+                if why is not None or crossed:
+                    ladder_log.info("ladder_level_dropped", coin=st.coin, side=SIDE_NAMES[side], ladder_level=level,
+                                    px=str(px), sz=str(sz), notional_usd=None,
+                                    cause="crosses_mid" if crossed else why)
+                    sz = 0
+                px_out.append(px)
+                sz_out.append(sz)
+            sides.append((px_out, sz_out))
+        return Target(sides[0][0], sides[0][1], sides[1][0], sides[1][1])
+
+    def _update_warm(self, st: CoinState, now_ms: int) -> None:
+        if st.warm:
+            return
+        w = st.model.warmup_status()
+        if w.ready_to_quote:
+            st.warm = True
+            st.warm_detail = ""
+            est_log.info("estimator_warm", coin=st.coin, elapsed_s=round(w.seconds_observed, 3), trades=w.trades,
+                         book_updates=w.book_updates)
+        else:
+            req = w.required
+            st.warm_detail = (f"{w.seconds_observed:.0f}/{req['min_seconds']:g} s, {w.trades}/{req['min_trades']:g} "
+                              f"trades, {w.book_updates}/{req['min_book_updates']:g} book updates")
+
+    def _record(self, st: CoinState, quote: Quote | None, account: AccountState, out: CycleOutcome,
+                now_ms: int) -> None:
+        why = quote.explanation if quote is not None else None
+        if why is not None:
+            st.regime = why.regime
+            st.sigma_bps = why.sigma_bps
+            st.tox = (why.toxicity_bid, why.toxicity_ask)
+        ladder = quote.ladder if quote is not None else None
+        if ladder is not None:
+            st.binding = (ladder.bids.binding_reason, ladder.asks.binding_reason)
+            if st.first_quote is None and out.actions:
+                st.first_quote = {"account": account, "ladder": ladder_arrays(ladder), "now_ms": now_ms,
+                                  "params": quote.params.to_dict() if quote.params is not None else None}
+        changed = bool(out.actions)
+        if not changed and now_ms - st.last_logged_ms < QUOTE_LOG_EVERY_MS:
+            return
+        st.last_logged_ms = now_ms
+        bids = [o for o in self.manager.live_orders(st.coin, BID)]
+        asks = [o for o in self.manager.live_orders(st.coin, ASK)]
+        best_bid = max((o.px_units for o in bids), default=None)
+        best_ask = min((o.px_units for o in asks), default=None)
+        d = quote.params.to_dict() if quote is not None and quote.params is not None else {}
+        book = st.model.book
+        log.info("quote_cycle", coin=st.coin, cycle=st.cycles, mid=book.mid() if book.two_sided else None,
+                 microprice=d.get("microprice"), sigma=d.get("sigma"), kappa=d.get("kappa"),
+                 regime=REGIMES[d["regime"]] if "regime" in d else None, gamma=d.get("gamma"),
+                 position=account.position, bid_levels=len(bids), ask_levels=len(asks),
+                 bid_px=wire.price_to_wire(best_bid, st.asset) if best_bid else None,
+                 ask_px=wire.price_to_wire(best_ask, st.asset) if best_ask else None,
+                 bid_binding=st.binding[0], ask_binding=st.binding[1], latency_us=round(out.latency_us, 1))
+
+
+def ladder_arrays(ladder: Ladder) -> dict[str, list[int]]:
+    """A ladder's quoted levels as plain lists (price units, lots), touch first, for comparisons."""
+    out = {}
+    for name in ("bids", "asks"):
+        s = ladder.side(name[:-1])
+        q = np.asarray(s.quoted, dtype=bool)
+        out[f"{name}_px"] = [int(x) for x in np.asarray(s.px_units)[q]]
+        out[f"{name}_sz"] = [int(x) for x in np.asarray(s.sz_lots)[q]]
+    return out
