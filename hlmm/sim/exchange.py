@@ -30,8 +30,9 @@ The internal API for market-flow agents (no signatures, nonces or rate limits; t
 same matching, fees, margin and events) is ``hlmm.sim.flow_api.MarketFlowAPI``,
 inherited here: ``create_account``, ``fund``, ``internal_place``, ``internal_cancel``,
 ``internal_cancel_all``, ``set_oracle``, ``book_top``, ``position_lots``,
-``open_orders_of``, ``asset``, ``now``, ``attach_market`` (``market.step(now_ms)``
-from ``advance()``, ``market.truth()`` for simTruth).
+``open_orders_of``, ``depth_lots``, ``order_lots``, ``asset``, ``now``, ``flow_time``,
+``attach_market`` (``market.step(now_ms)`` from ``advance()`` and before every request,
+``market.truth()`` for simTruth).
 """
 from __future__ import annotations
 
@@ -89,6 +90,7 @@ class SimExchange(MarketFlowAPI):
         self._agents: dict[str, tuple[str, int | None]] = {}  # agent -> (master, valid until ms)
         self._agent_nonces: dict[str, NonceSet] = {}
         self._step_time: int | None = None
+        self._step_now = 0
         self._mids_sent: dict | None = None
         for address, usdc in config.demo_accounts.items():
             self.create_account(address, usdc)
@@ -135,21 +137,26 @@ class SimExchange(MarketFlowAPI):
     def advance(self, now_ms: int) -> None:
         """Run the clock to ``now_ms``: dead-man switches, funding, then the market's step."""
         self._settle(now_ms)
-        if self.market is not None:
-            self._step_time = now_ms
-            try:
-                self.market.step(now_ms)
-            finally:
-                self._step_time = None
-            self.venue.flush(now_ms)
         mids = self.info.all_mids()
         if mids != self._mids_sent:
             self._mids_sent = mids
             self.venue.events.emit("allMids", None, {"mids": mids})
 
     def _settle(self, now: int) -> None:
+        """Everything due by ``now``: dead-man switches, funding, and the market's flow (so a
+        request sees, and comes after, the flow of every market step due by its time)."""
         self.venue.settle(now)
+        self._run_market(now)
         self.venue.flush(now)
+
+    def _run_market(self, now: int) -> None:
+        if self.market is None or self._step_time is not None:  # none, or already inside its step
+            return
+        self._step_time = self._step_now = now
+        try:
+            self.market.step(now)
+        finally:
+            self._step_time = None
 
     def _on_unfreeze(self, coin: str) -> None:
         self.venue.mark_dirty(self.venue.asset_of[coin])

@@ -6,19 +6,27 @@ and events as signed requests.  ``SimExchange`` inherits it.
     fund(address, usdc)                      deposit USDC (> 0)
     controls(master, sub)                    let master (and its agents) act for sub via vaultAddress
     internal_place(account, coin, is_buy, px_units, sz_lots, tif="Gtc",
-                   reduce_only=False, cloid=None) -> status
+                   reduce_only=False, cloid=None, min_notional=True) -> status
         the order-response status: {"resting": {"oid"}} | {"filled": {"totalSz","avgPx","oid"}} |
-        {"error": text}; prices in price units, sizes in lots (``hlmm._core.rounding`` units)
+        {"error": text}; prices in price units, sizes in lots (``hlmm._core.rounding`` units);
+        min_notional=False lets an agent place below $10 (a replayed book holds such remainders)
     internal_cancel(account, coin, oid) -> bool          False if not open (or the book is frozen)
     internal_cancel_all(account, coin=None) -> int       how many were canceled
     set_oracle(coin, px)                     oracle price (float) used by funding and the premium
     book_top(coin) -> (bid_px, bid_lots, ask_px, ask_lots)   units / lots, 0 for an empty side
+    depth_lots(coin, is_bid, limit_px) -> int   lots resting on a side at limit_px or better
+    order_lots(oid) -> int                   lots an open order has left (0 if it is not open)
     position_lots(account, coin) -> int      signed
     open_orders_of(account, coin=None) -> [(oid, is_buy, px_units, lots)], oldest first
     asset(coin) -> AssetInfo                 decimals and asset id
     now() -> ms                              the sim's clock (advance's now_ms inside market.step)
-    attach_market(market)                    market.step(now_ms) runs from SimExchange.advance();
-                                             market.truth() (JSON-able dict) answers {"type":"simTruth"}
+    attach_market(market)                    market.step(now_ms) runs from SimExchange.advance() and
+                                             before every request (so flow due by a request's time
+                                             happens first); market.truth() (JSON-able dict) answers
+                                             {"type":"simTruth"}
+    flow_time(t_ms)                          inside market.step(now_ms): stamp the internal operations
+                                             that follow with t_ms <= now_ms (a market on a fixed
+                                             time grid runs each due step at its own time)
 
 Caller mistakes (unknown account or coin, bad tif, bad cloid, non-positive deposit)
 raise ``SimError``; exchange rejections come back as ``{"error": text}`` statuses.
@@ -54,6 +62,8 @@ class MarketFlowAPI:
     faults: "ExchangeFaults"
     market: Market | None
     now: Callable[[], int]
+    _step_time: int | None   # the time internal operations are stamped with while a step runs
+    _step_now: int           # now_ms of the running step
 
     def attach_market(self, market: Market) -> None:
         """Attach the market-flow object: ``step(now_ms)`` from advance(), ``truth()`` for simTruth."""
@@ -98,15 +108,20 @@ class MarketFlowAPI:
         return self.venue.infos[asset]
 
     def internal_place(self, account: str, coin: str, is_buy: bool, px_units: int, sz_lots: int,
-                       tif: str = "Gtc", reduce_only: bool = False, cloid: str | None = None) -> dict:
-        """Place an order for an internal account; returns the order status as the wire would."""
+                       tif: str = "Gtc", reduce_only: bool = False, cloid: str | None = None,
+                       min_notional: bool = True) -> dict:
+        """Place an order for an internal account; returns the order status as the wire would.
+
+        ``min_notional=False`` skips the $10 minimum (tick and size rules still apply): a
+        replayed book holds partially filled remainders worth less than $10.
+        """
         acct = self._internal_account(account)
         info = self.asset(coin)
         if tif not in ("Gtc", "Alo", "Ioc"):
             raise SimError(f"tif must be Gtc, Alo or Ioc, got {tif!r}")
         if cloid is not None:
             cloid = parse.cloid(cloid)
-        problem = wire.check_order(int(px_units), int(sz_lots), info, reduce_only)
+        problem = wire.check_order(int(px_units), int(sz_lots), info, reduce_only or not min_notional)
         if problem is not None:
             return {"error": problem}
         now = self.now()
@@ -151,6 +166,33 @@ class MarketFlowAPI:
     def book_top(self, coin: str) -> tuple[int, int, int, int]:
         bp, bl, _bn, ap, al, _an = self.venue.books[self.asset(coin).asset_id].bbo()
         return bp, bl, ap, al
+
+    def depth_lots(self, coin: str, is_bid: bool, limit_px: int) -> int:
+        """Lots resting on one side at ``limit_px`` or better (bids >= it, asks <= it): what an
+        Ioc reaching ``limit_px`` could take."""
+        total = 0
+        for px, lots, _n in self.venue.books[self.asset(coin).asset_id].iter_levels(is_bid):
+            if (px < limit_px) if is_bid else (px > limit_px):
+                break
+            total += lots
+        return total
+
+    def order_lots(self, oid: int) -> int:
+        """Lots an open order has left; 0 if it is not open."""
+        rec = self.venue.orders.open.get(oid)
+        return rec.lots if rec is not None else 0
+
+    def flow_time(self, t_ms: int) -> None:
+        """Inside ``market.step(now_ms)``: stamp the internal operations that follow with ``t_ms``.
+
+        A market on a fixed time grid runs each step that is due at the step's own time, so
+        its path does not depend on when ``advance()`` happens to be called.
+        """
+        if self._step_time is None:
+            raise SimError("flow_time() is only valid inside market.step()")
+        if not isinstance(t_ms, int) or isinstance(t_ms, bool) or t_ms > self._step_now:
+            raise SimError(f"flow time must be an integer ms <= the step's now ({self._step_now}), got {t_ms!r}")
+        self._step_time = t_ms
 
     def position_lots(self, account: str, coin: str) -> int:
         return self._internal_account(account).position_lots(self.asset(coin).asset_id)
