@@ -120,6 +120,8 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
     "sim_start": ("sim", "ops", "the simulator started serving", "host port coins seed"),
     "sim_fault": ("sim", "ops", "a fault was injected", "fault detail"),
     "sim_ws_closed": ("sim", "ops", "the simulator closed a WebSocket client (silent too long, too slow)", "peer reason"),
+    "sim_replay_skipped": ("sim.replay", "ops", "the market replay skipped an unreadable line or message (the first 5 of a file)", "file line reason"),
+    "sim_replay_pass": ("sim.replay", "ops", "the market replay reached the end of its file (it loops or stops)", "file passes books trades looping"),
 }
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
