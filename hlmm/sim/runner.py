@@ -4,6 +4,9 @@
 * ``SimThread`` runs the same server on a background thread with its own asyncio
   loop, for tests and for embedding next to a synchronous engine.  Touch the
   exchange only through ``SimThread.call`` (it runs on the sim's loop).
+* ``market``: a factory ``exchange -> market`` attached to the exchange (e.g.
+  ``lambda ex: SyntheticMarket(ex, params)`` or ``ReplayMarket(ex, path)``); without
+  one the book holds only what clients place.
 
 The demo key is a throwaway secp256k1 key created at start and funded in the sim;
 it exists only so a user can trade against the sim at once.  It is never reused and
@@ -26,6 +29,7 @@ from hlmm.sim.faults import TransportFaults
 from hlmm.sim.server import ServerOptions, SimServer
 
 T = TypeVar("T")
+MarketFactory = Callable[[Any], Any]
 
 DEFAULT_ASSETS = ("BTC", "ETH", "SOL")
 DEFAULT_DEMO_FUND_USDC = 100_000.0
@@ -147,13 +151,16 @@ class SimReady:
 def _prepare(seed: int, assets: Iterable[str | AssetConfig], fund: Mapping[str, float] | None,
              demo_fund: float, config_overrides: Mapping[str, Any] | None,
              options: ServerOptions | None, faults: TransportFaults | None,
-             clock_ms: Callable[[], int] | None) -> tuple[SimServer, DemoAccount, SimConfig]:
+             clock_ms: Callable[[], int] | None,
+             market: MarketFactory | None = None) -> tuple[SimServer, DemoAccount, SimConfig]:
     demo = new_demo_account(demo_fund)
     funded = dict(fund or {})
     funded[demo.address.lower()] = demo_fund
     config = build_config(seed, assets, funded, **dict(config_overrides or {}))
     clock = clock_ms or (lambda: time.time_ns() // 1_000_000)
     exchange = make_exchange(config, now_ms=clock)
+    if market is not None:
+        exchange.attach_market(market(exchange))
     faults = faults if faults is not None else TransportFaults(seed=seed)
     server = SimServer(exchange, options=options, faults=faults, clock_ms=clock)
     return server, demo, config
@@ -171,6 +178,7 @@ def run_sim(
     options: ServerOptions | None = None,
     faults: TransportFaults | None = None,
     exchange_faults: Mapping[str, Any] | None = None,
+    market: MarketFactory | None = None,
     on_ready: Callable[[SimReady], None] | None = None,
     stop: threading.Event | None = None,
     handle_signals: bool = False,
@@ -182,7 +190,8 @@ def run_sim(
     ``exchange_faults`` takes the control request's exchange keys
     (``reject_next_orders``, ``freeze_book``).
     """
-    server, demo, config = _prepare(seed, assets, fund, demo_fund, config_overrides, options, faults, None)
+    server, demo, config = _prepare(seed, assets, fund, demo_fund, config_overrides, options, faults, None,
+                                    market)
     stopped_by: list[str] = []
 
     async def main() -> None:
@@ -228,9 +237,10 @@ class SimThread:
         options: ServerOptions | None = None,
         faults: TransportFaults | None = None,
         clock_ms: Callable[[], int] | None = None,
+        market: MarketFactory | None = None,
     ) -> None:
         self.server, self.demo, self.config = _prepare(
-            seed, assets, fund, demo_fund, config_overrides, options, faults, clock_ms)
+            seed, assets, fund, demo_fund, config_overrides, options, faults, clock_ms, market)
         self.exchange = self.server.exchange
         self._host, self._port = host, port
         self._loop = asyncio.new_event_loop()
