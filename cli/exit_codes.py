@@ -9,11 +9,11 @@ from hlmm.errors import ExitCode
 
 EXIT_CODES: tuple[tuple[ExitCode, str], ...] = (
     (ExitCode.OK, "success"),
-    (ExitCode.FAILURE, "failure: bad input file, internal error"),
+    (ExitCode.FAILURE, "failure: bad input file (missing, not a log: binary, CSV), internal error"),
     (ExitCode.USAGE, "usage error: unknown option, bad argument"),
     (ExitCode.CONFIG, "config error: file missing, unreadable or invalid"),
     (ExitCode.VENUE_UNREACHABLE, "venue unreachable: the exchange or the sim did not answer"),
-    (ExitCode.CRITICAL_FINDINGS, "critical findings: hlmm audit found critical problems"),
+    (ExitCode.CRITICAL_FINDINGS, "critical findings: hlmm audit found critical problems (see --fail-on)"),
     (ExitCode.KILL_SWITCH, "kill switch fired during the session"),
     (ExitCode.REFUSED, "refused: unsafe action not confirmed (e.g. mainnet)"),
     (ExitCode.INTERRUPTED, "interrupted (Ctrl-C)"),
