@@ -125,11 +125,15 @@ cdef int ladder_config_check(const ladder_config_t* c) noexcept nogil
 cdef int ladder_compute(const market_params_t* p, const ladder_config_t* c, ladder_t* out) noexcept nogil
 
 
-cdef class MarketParams:
+cdef class _FrozenFields:
+    pass
+
+
+cdef class MarketParams(_FrozenFields):
     cdef market_params_t c
 
 
-cdef class LadderConfig:
+cdef class LadderConfig(_FrozenFields):
     cdef ladder_config_t c
 
 

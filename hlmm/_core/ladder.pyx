@@ -191,6 +191,12 @@ cdef int ladder_config_check(const ladder_config_t* c) noexcept nogil:
     return 0
 
 
+cdef inline int _outward(int s) noexcept nogil:
+    """The side's sign: -1 for bids (below fair, prices rounded down), +1 for asks (above fair,
+    rounded up). Depth d bps sits at fair * (1 + sign * d / 1e4); both roundings are passive."""
+    return -1 if s == SIDE_BID else 1
+
+
 cdef inline double _clamp(double x, double lo, double hi) noexcept nogil:
     if x < lo:
         return lo
@@ -255,11 +261,13 @@ cdef int _water_fill(const int* active, int na, const double* phi, const double*
     return bind if nf > 0 else CODE_MAX_NOTIONAL
 
 
-cdef void _price_levels(const market_params_t* p, const ladder_config_t* c, ladder_t* L,
-                        double sd, int s, double* price) noexcept nogil:
+cdef inline void _price_levels(const market_params_t* p, const ladder_config_t* c, ladder_t* L,
+                               double sd, int s, double* price) noexcept nogil:
     """Depths, rounded prices, fill probabilities, edges and Kelly weights of one side;
     codes are set for levels that cannot be quoted whatever the budget (-1 = candidate)."""
     cdef ladder_side_t* S = &L.side[s]
+    cdef int sign = _outward(s)
+    cdef double sg = sign, bps_out = sg * 1e-4          # one bps of fair, outward
     cdef double fair = p.microprice, mid = p.mid
     cdef double tox = p.tox_bid if s == SIDE_BID else p.tox_ask
     cdef bint pulled = tox > c.toxicity_pull
@@ -268,12 +276,9 @@ cdef void _price_levels(const market_params_t* p, const ladder_config_t* c, ladd
     cdef double raw, mid_floor, floor_eff, d0, td, target, depth, pr, pf, al, sc, edge, var, f
     cdef int64_t u, prev = 0
     cdef int i, code
-    if s == SIDE_BID:
-        raw = widened + L.skew_bps
-        mid_floor = floor_bps * ratio + 1e4 * (fair - mid) / fair
-    else:
-        raw = widened - L.skew_bps
-        mid_floor = floor_bps * ratio + 1e4 * (mid - fair) / fair
+    # (sign * x is an exact negation or identity, so both sides round exactly as written out)
+    raw = widened - sg * L.skew_bps                    # long (skew > 0): bids deeper, asks closer
+    mid_floor = floor_bps * ratio + 1e4 * (sg * (mid - fair)) / fair
     floor_eff = floor_bps if floor_bps > mid_floor else mid_floor
     d0 = raw if raw > floor_eff else floor_eff
     S.pulled = pulled
@@ -282,12 +287,8 @@ cdef void _price_levels(const market_params_t* p, const ladder_config_t* c, ladd
         td = d0 + i * c.level_spacing_bps
         S.target_depth_bps[i] = td
         code = -1
-        if s == SIDE_BID:
-            target = fair * (1.0 - td * 1e-4)
-            u = price_to_units(target, p.px_decimals, -1) if target > 0.0 else 0
-        else:
-            target = fair * (1.0 + td * 1e-4)
-            u = price_to_units(target, p.px_decimals, 1)
+        target = fair * (1.0 + td * bps_out)
+        u = price_to_units(target, p.px_decimals, sign) if target > 0.0 else 0
         depth = td
         price[i] = 0.0
         S.px_units[i] = 0
@@ -297,13 +298,13 @@ cdef void _price_levels(const market_params_t* p, const ladder_config_t* c, ladd
             code = CODE_INVALID_PRICE
         else:
             pr = units_to_price(u, p.px_decimals)
-            if (s == SIDE_BID and not pr < mid) or (s == SIDE_ASK and not pr > mid):
+            if not sg * (pr - mid) > 0.0:                # not strictly on its side of mid
                 code = CODE_INVALID_PRICE
             else:
                 S.px_units[i] = u
                 price[i] = pr
-                depth = (fair - pr) / fair * 1e4 if s == SIDE_BID else (pr - fair) / fair * 1e4
-                if prev != 0 and ((s == SIDE_BID and u >= prev) or (s == SIDE_ASK and u <= prev)):
+                depth = sg * (pr - fair) / fair * 1e4
+                if prev != 0 and sign * (u - prev) <= 0:   # not strictly outside the previous level
                     code = CODE_PRICE_COLLISION
                 else:
                     prev = u
@@ -333,10 +334,12 @@ cdef void _price_levels(const market_params_t* p, const ladder_config_t* c, ladd
         S.code[i] = code
 
 
-cdef void _size_levels(const market_params_t* p, const ladder_config_t* c, ladder_t* L,
-                       int s, const double* price) noexcept nogil:
+cdef inline void _size_levels(const market_params_t* p, const ladder_config_t* c, ladder_t* L,
+                              int s, const double* price) noexcept nogil:
     """Fractional-Kelly budget of one side, split over its candidate levels, rounded to lots."""
     cdef ladder_side_t* S = &L.side[s]
+    cdef double sg = _outward(s)
+    cdef double inflight = p.inflight_bid if s == SIDE_BID else p.inflight_ask
     cdef int active[LADDER_MAX_LEVELS]
     cdef double alloc[LADDER_MAX_LEVELS]
     cdef int codes[LADDER_MAX_LEVELS]
@@ -351,13 +354,10 @@ cdef void _size_levels(const market_params_t* p, const ladder_config_t* c, ladde
             na += 1
             if na == 1 or price[i] < p_min:
                 p_min = price[i]
-    # Inventory this side closes (in-flight orders on the side close it first) needs no margin.
-    if s == SIDE_BID:
-        reduce_coins = -p.position - p.inflight_bid
-        room = p.max_position - p.position - p.inflight_bid
-    else:
-        reduce_coins = p.position - p.inflight_ask
-        room = p.max_position + p.position - p.inflight_ask
+    # Inventory this side closes (a short for bids, a long for asks; in-flight orders on the side
+    # close it first) needs no margin. Room: up to max_position long (bids) or short (asks).
+    reduce_coins = sg * p.position - inflight
+    room = p.max_position + sg * p.position - inflight
     if reduce_coins < 0.0:
         reduce_coins = 0.0
     if room < 0.0:
@@ -442,7 +442,6 @@ cdef int ladder_compute(const market_params_t* p, const ladder_config_t* c, ladd
     and out.invalid_field names the field: PARAM_FIELDS index, or 100 + CONFIG_FIELDS index)."""
     cdef double price[LADDER_MAX_LEVELS]
     cdef double x, r, sd, cap
-    cdef int s
     cdef int bad = market_params_check(p)
     if bad != 0:
         _invalidate(out, bad)
@@ -474,10 +473,12 @@ cdef int ladder_compute(const market_params_t* p, const ladder_config_t* c, ladd
     r = c.delta_char_bps / out.sigma_bps
     out.tau = _clamp(r * r, c.tau_min, c.tau_max)
     sd = out.sigma_bps * sqrt(2.0 * out.tau)
-    for s in range(2):
-        out.side[s].n = c.levels_per_side
-        _price_levels(p, c, out, sd, s, price)
-        _size_levels(p, c, out, s, price)
+    out.side[SIDE_BID].n = out.side[SIDE_ASK].n = c.levels_per_side
+    # A constant side per call lets the compiler fold the side's sign into each copy.
+    _price_levels(p, c, out, sd, SIDE_BID, price)
+    _size_levels(p, c, out, SIDE_BID, price)
+    _price_levels(p, c, out, sd, SIDE_ASK, price)
+    _size_levels(p, c, out, SIDE_ASK, price)
     return 0
 
 
@@ -576,7 +577,44 @@ def _rebuild(cls, d):
     return cls(**d)
 
 
-cdef class MarketParams:
+cdef class _FrozenFields:
+    """What MarketParams and LadderConfig share: a frozen snapshot of keyword fields whose
+    to_dict() (defined by each) drives equality, hashing, pickling, repr, replace() and
+    attribute access by field name."""
+
+    @classmethod
+    def from_dict(cls, mapping):
+        """Build from a mapping of the keyword fields (unknown keys are an error; fields with a
+        default may be left out)."""
+        return cls(**dict(mapping))
+
+    def replace(self, **changes):
+        """A copy with some fields changed (the snapshot itself is frozen)."""
+        d = (<object>self).to_dict()
+        d.update(changes)
+        return type(self)(**d)
+
+    def __getattr__(self, name):
+        d = (<object>self).to_dict()
+        if name in d:
+            return d[name]
+        raise AttributeError(f"{type(self).__name__} has no field {name!r}")
+
+    def __eq__(self, other):
+        return isinstance(other, type(self)) and (<object>self).to_dict() == other.to_dict()
+
+    def __hash__(self):
+        return hash(tuple((<object>self).to_dict().items()))
+
+    def __reduce__(self):
+        return (_rebuild, (type(self), (<object>self).to_dict()))
+
+    def __repr__(self):
+        return (f"{type(self).__name__}("
+                + ", ".join(f"{k}={v!r}" for k, v in (<object>self).to_dict().items()) + ")")
+
+
+cdef class MarketParams(_FrozenFields):
     """Frozen snapshot of everything the ladder needs from the market and the account.
 
     Keyword fields (units in the module doc): mid, microprice (default mid), sigma, kappa, A,
@@ -619,11 +657,6 @@ cdef class MarketParams:
         if bad:
             raise _bad(o, PARAM_FIELDS, bad, self.to_dict()[PARAM_FIELDS[bad - 1][0]])
 
-    @classmethod
-    def from_dict(cls, mapping):
-        """Build from a mapping of the keyword fields (unknown keys are an error)."""
-        return cls(**dict(mapping))
-
     def to_dict(self) -> dict:
         """All fields, defaults resolved (regime as its number)."""
         c = self.c
@@ -638,32 +671,8 @@ cdef class MarketParams:
             "min_notional": c.min_notional,
         }
 
-    def replace(self, **changes):
-        """A copy with some fields changed (the snapshot itself is frozen)."""
-        d = self.to_dict()
-        d.update(changes)
-        return MarketParams(**d)
 
-    def __getattr__(self, name):
-        d = self.to_dict()
-        if name in d:
-            return d[name]
-        raise AttributeError(f"MarketParams has no field {name!r}")
-
-    def __eq__(self, other):
-        return isinstance(other, MarketParams) and self.to_dict() == other.to_dict()
-
-    def __hash__(self):
-        return hash(tuple(self.to_dict().items()))
-
-    def __reduce__(self):
-        return (_rebuild, (MarketParams, self.to_dict()))
-
-    def __repr__(self):
-        return "MarketParams(" + ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items()) + ")"
-
-
-cdef class LadderConfig:
+cdef class LadderConfig(_FrozenFields):
     """Frozen ladder configuration; every field has a default (CONFIG_DEFAULTS).
 
     levels_per_side, level_spacing_bps, spread_floor_bps (per side, default 8),
@@ -702,11 +711,6 @@ cdef class LadderConfig:
         if bad:
             raise _bad(o, CONFIG_FIELDS, bad, self.to_dict()[CONFIG_FIELDS[bad - 1][0]])
 
-    @classmethod
-    def from_dict(cls, mapping):
-        """Build from a mapping of fields; missing ones take their defaults."""
-        return cls(**dict(mapping))
-
     def to_dict(self) -> dict:
         c = self.c
         return {
@@ -723,29 +727,6 @@ cdef class LadderConfig:
             "toxicity_pull": c.toxicity_pull, "inventory_steps": c.inventory_steps,
             "maker_fee_bps": c.maker_fee_bps,
         }
-
-    def replace(self, **changes):
-        d = self.to_dict()
-        d.update(changes)
-        return LadderConfig(**d)
-
-    def __getattr__(self, name):
-        d = self.to_dict()
-        if name in d:
-            return d[name]
-        raise AttributeError(f"LadderConfig has no field {name!r}")
-
-    def __eq__(self, other):
-        return isinstance(other, LadderConfig) and self.to_dict() == other.to_dict()
-
-    def __hash__(self):
-        return hash(tuple(self.to_dict().items()))
-
-    def __reduce__(self):
-        return (_rebuild, (LadderConfig, self.to_dict()))
-
-    def __repr__(self):
-        return "LadderConfig(" + ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items()) + ")"
 
 
 cdef object _f64(const double* a, int n):
