@@ -30,6 +30,7 @@ COMMANDS: tuple[str, ...] = (
     "cli.config:config",
     "cli.ladder_preview:ladder_preview",
     "cli.sim:sim",
+    "cli.trade:trade",
 )
 
 
