@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -62,7 +63,16 @@ def hlmm_log(request, tmp_path_factory) -> Path:
                   position_mismatches=5, reconnect_storm=8)
     write_session(path, seconds=1e9, target_bytes=size, coins=("BTC", "ETH"), fill_rate_per_s=0.2, scenario=sc,
                   seed=2026)
+    _settle(path)
     return path
+
+
+def _settle(path: Path) -> None:
+    """Flush the new file to disk and read it once, so that no contender pays for write-back."""
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+        while f.read(1 << 24):
+            pass
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +80,7 @@ def hlmm_log_gz(hlmm_log) -> Path:
     packed = hlmm_log.with_suffix(".log.gz")
     with open(hlmm_log, "rb") as src, gzip.open(packed, "wb", compresslevel=1) as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
+    _settle(packed)
     return packed
 
 
@@ -83,6 +94,7 @@ def tracing_log(request, tmp_path_factory) -> Path:
         while written < target:
             f.write(sample)
             written += len(sample)
+    _settle(path)
     return path
 
 

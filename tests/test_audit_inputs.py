@@ -10,6 +10,8 @@ import shutil
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hlmm.audit import AuditOptions, Severity, audit, parse_time_bound
 from hlmm.audit.sources import not_a_log_reason
@@ -299,3 +301,38 @@ def test_logbuilder_lines_are_exact(tmp_path):
         assert b.emit("shutdown", reason="x", signal="") == 1
         assert b.raw("text") == 2
     assert (tmp_path / "x.log").read_text().count("\n") == 2
+
+
+# ------------------------------------------------------------------------------- fuzzing
+
+_PIECES = [
+    b'{"ts":"2026-01-13T22:14:01.000Z","level":"info","component":"engine.fills","event":"fill","tid":1,"px":"9"}',
+    b'{"ts":"2026-01-13T22:14:02.000Z","level":"debug","component":"engine.quote","event":"quote_cycle","mid":null}',
+    b'{"ts":"2026-01-13T22:14:03.000Z","level":"warning","component":"engine.fills","event":"untracked_fill"}',
+    b'{"ts":"2026-01-13T22:14:04.000Z","level":"info","component":"engine","event":"session_summary","fees_usd":"x"}',
+    b'{"ts":"2026-01-13T22:14:05.000Z","level":"info","component":"engine.rate","event":"rate_limit_status",'
+    b'"headroom_fraction":"NaN"}',
+    b'{"ts":"2026-01-13T22:14:06.000Z","level":"info","component":"engine","event":"config_loaded","config":[1]}',
+    b'{"ts":"2026-01-13T22:14:07.000Z","level":"info","component":"calibration.markouts","event":"markout",'
+    b'"horizon_s":-1,"spread_capture_bps":"inf","adverse_selection_bps":1e400,"tid":[1]}',
+    b'{"ts":"2026-01-13T22:14:08.000Z","level":"info","component":"engine","event":"session_start","coins":"BTC"}',
+    b'{"timestamp":"2025-12-30T22:42:29.842892Z","level":"WARN","fields":{"message":"Untracked order filled 1"},'
+    b'"target":"x"}',
+    b'{"timestamp":12345,"level":{"a":1},"fields":[]}', b"[INFO] text 2026-01-13T22:14:09Z", b"\x00\xff\xfe",
+    b"{", b"}", b"[]", b"null", b'"str"', b"", b"   ", b"\r",
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.sampled_from(_PIECES), st.binary(max_size=40)), max_size=40), st.booleans())
+def test_any_input_gives_a_report_or_a_clear_input_error(tmp_path, parts, newline_at_end):
+    path = tmp_path / "fuzz.log"
+    path.write_bytes(b"\n".join(parts) + (b"\n" if newline_at_end else b""))
+    try:
+        r = audit([str(path)])
+    except InputError as exc:
+        assert str(exc).startswith(str(path))
+        return
+    r.to_dict()
+    from hlmm.audit.render import render
+    assert render(r).endswith(")")
