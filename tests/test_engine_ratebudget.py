@@ -96,6 +96,14 @@ def test_full_ip_window_holds_everything_but_cancels_that_fit():
     assert r.ip_available(T0 + 100_000) == 0 and r.ip_available(T0 + 120_001) == 10
 
 
+def test_actions_sent_after_a_refresh_request_are_kept_on_top_of_its_answer():
+    r = RateBudget()
+    r.record_action("order", 5, T0)
+    r.record_action("order", 3, T0 + 100)
+    r.on_user_rate_limit({"cumVlm": "0", "nRequestsUsed": 5, "nRequestsCap": 10_000}, T0 + 200, requested_ms=T0 + 50)
+    assert r.used == 8
+
+
 def test_scarcer_budget():
     r = RateBudget(ip_weight_per_minute=100)
     assert r.scarcer(T0) == "address"

@@ -12,10 +12,11 @@ resolves those predictions here, from the trading path itself:
 
 ``prediction_id`` 0 means "no prediction was recorded" and is never reported.
 
-Predictions are recorded through :meth:`OutcomeSink.record_prediction` when an order (or a
-modify's new leg) is about to be sent; the id it returns becomes the cloid tag (0..2**40-1).
+Predictions are recorded before an order (or a modify's new leg) is sent, by the ``Predictor``
+given to ``OrderManager.submit``: ``(coin, side, level, px_units, sz_lots) -> prediction id``;
+the id becomes the cloid tag (0..2**40-1).
 
-The calibration store implements this protocol; :class:`RecordingOutcomes` is a plain
+``hlmm.engine.predictions.Predictions`` implements it for the calibration store; :class:`RecordingOutcomes` is a plain
 in-memory implementation (used by tests and by embedders without a store), and
 :data:`NO_OUTCOMES` drops everything, for code paths that explicitly run without calibration.
 """
@@ -25,30 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 
-@dataclass(frozen=True, slots=True)
-class PredictionRequest:
-    """What the ladder predicted for one level about to be quoted (``side`` 0 bid / 1 ask)."""
-
-    coin: str
-    side: int
-    level: int
-    px_units: int
-    sz_lots: int
-    time_ms: int
-    p_fill: float        # first-passage fill probability within tau
-    tau_s: float         # the horizon of p_fill, seconds
-    depth_bps: float     # depth of the rounded price from the fair price
-    edge_bps: float      # expected edge given a fill
-    alpha: float         # informed share at that depth
-    as_bps: float        # expected adverse move of an informed fill
-
-
 @runtime_checkable
 class OutcomeSink(Protocol):
-    """Records predictions and receives the outcomes of the ones carried by orders."""
-
-    def record_prediction(self, request: PredictionRequest) -> int:
-        """Store a prediction; returns its id (1..2**40-1, or 0 to record nothing)."""
+    """Receives the outcomes of the predictions carried by orders."""
 
     def on_fill(self, prediction_id: int, *, coin: str, side: int, tid: int, time_ms: int, px: float,
                 sz: float, fee: float, mid: float | None, filled_fraction: float) -> None:
@@ -68,9 +48,6 @@ class OutcomeSink(Protocol):
 class _NoOutcomes:
     """An OutcomeSink that drops everything (calibration explicitly off)."""
 
-    def record_prediction(self, request: PredictionRequest) -> int:
-        return 0
-
     def on_fill(self, prediction_id: int, **kw: Any) -> None:
         return None
 
@@ -89,12 +66,6 @@ class RecordingOutcomes:
     """An OutcomeSink that keeps every call as ``(kind, prediction_id, fields)``."""
 
     calls: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
-    predictions: dict[int, PredictionRequest] = field(default_factory=dict)
-
-    def record_prediction(self, request: PredictionRequest) -> int:
-        pid = len(self.predictions) + 1
-        self.predictions[pid] = request
-        return pid
 
     def on_fill(self, prediction_id: int, **kw: Any) -> None:
         self.calls.append(("fill", prediction_id, kw))

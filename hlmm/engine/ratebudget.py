@@ -76,6 +76,7 @@ class RateBudget:
         self.last_refresh_ms: int | None = None   # when an answer was applied
         self.refreshes = 0
         self._last_limited_request_ms = -LIMITED_INTERVAL_MS
+        self._sent: deque[tuple[int, int]] = deque()   # (time, requests) of recent actions
 
     # ------------------------------------------------------------------ IP weight
     def _trim(self, now_ms: int) -> None:
@@ -125,6 +126,9 @@ class RateBudget:
         if n <= 0:
             return
         self.used += n
+        self._sent.append((now_ms, n))
+        while self._sent and self._sent[0][0] < now_ms - 5 * self.window_ms:
+            self._sent.popleft()
         self.record_ip(action_weight(n), now_ms)
         if self.used > self.cap and kind not in ("cancel", "cancelByCloid"):
             self._last_limited_request_ms = now_ms
@@ -146,9 +150,12 @@ class RateBudget:
         self.record_ip(INFO_WEIGHT_USER_RATE_LIMIT, now_ms)
         return {"type": "userRateLimit", "user": user}
 
-    def on_user_rate_limit(self, answer: Mapping[str, Any], now_ms: int) -> bool:
+    def on_user_rate_limit(self, answer: Mapping[str, Any], now_ms: int, requested_ms: int | None = None) -> bool:
         """Apply a ``userRateLimit`` answer (the exchange's figures replace the local ones).
-        Returns False (and logs) for a malformed answer."""
+
+        ``requested_ms``: when the request was sent. Actions recorded since then may not be in
+        the exchange's count yet, so they are added on top (a possible over-count, never an
+        under-count). Returns False (and logs) for a malformed answer."""
         try:
             cum = float(answer["cumVlm"])
             used = int(answer["nRequestsUsed"])
@@ -158,6 +165,8 @@ class RateBudget:
             log.error("error", where="engine.rate.on_user_rate_limit", error="malformed_answer",
                       detail=f"{exc}: {str(answer)[:200]}")
             return False
+        if requested_ms is not None:
+            used += sum(n for t, n in self._sent if t >= requested_ms)
         self.cum_volume, self.used, self.cap, self.surplus = cum, used, cap, surplus
         self.last_refresh_ms = now_ms
         if self.last_refresh_sent_ms is None:
