@@ -96,14 +96,14 @@ class CoinParams:
 # Per-coin defaults: BTC-like majors quieter and deeper, small alts wilder and thinner.
 _COIN_DEFAULTS: dict[str, dict[str, Any]] = {
     "BTC": dict(sigma_bps=0.8, kappa=0.8, taker_rate=1.5, half_spread_bps=0.4, level_spacing_bps=0.3,
-                touch_notional_usd=10_000.0),
+                touch_notional_usd=6_000.0),
     "ETH": dict(sigma_bps=1.1, kappa=0.7, taker_rate=1.2, half_spread_bps=0.5, level_spacing_bps=0.3,
-                touch_notional_usd=8_000.0),
+                touch_notional_usd=4_000.0),
     "SOL": dict(sigma_bps=1.5, kappa=0.5, taker_rate=1.0, half_spread_bps=0.6, level_spacing_bps=0.5,
-                touch_notional_usd=5_000.0),
+                touch_notional_usd=2_500.0),
 }
 _ALT_DEFAULTS: dict[str, Any] = dict(sigma_bps=1.8, kappa=0.4, taker_rate=0.6, half_spread_bps=1.0,
-                                     level_spacing_bps=1.0, touch_notional_usd=2_000.0)
+                                     level_spacing_bps=1.0, touch_notional_usd=1_500.0)
 
 
 def default_coin_params(coin: str) -> CoinParams:
