@@ -19,16 +19,22 @@ _FAIL_ON = {"critical": Severity.CRITICAL, "warning": Severity.WARNING, "never":
 
 
 class _Progress:
-    """Progress on stderr: one updating line on a terminal, a line per 10 % otherwise."""
+    """Progress on stderr: one updating line on a terminal, a line per 10 % otherwise.
 
-    def __init__(self, tty: bool) -> None:
+    Nothing is shown for inputs smaller than ``min_total`` bytes.
+    """
+
+    def __init__(self, tty: bool, min_total: int = 0) -> None:
         self.tty = tty
+        self.min_total = min_total
         self.t0 = time.perf_counter()
         self.last_draw = 0.0
         self.last_decile = -1
         self.drawn = False
 
     def __call__(self, done: int, total: int) -> None:
+        if total < self.min_total:
+            return
         now = time.perf_counter()
         frac = done / total if total else 0.0
         speed = done / (now - self.t0) / 1e6 if now > self.t0 else 0.0
@@ -125,16 +131,9 @@ def audit(ctx: click.Context, paths: tuple[str, ...], since: str | None, until: 
     )
     bar = None
     if progress or (progress is None and sys.stderr.isatty()):
-        bar = _Progress(sys.stderr.isatty())
-    callback = None
-    if bar is not None:
-        forced = bool(progress)
-
-        def callback(done: int, total: int) -> None:
-            if forced or total >= _PROGRESS_MIN_BYTES:
-                bar(done, total)
+        bar = _Progress(sys.stderr.isatty(), min_total=0 if progress else _PROGRESS_MIN_BYTES)
     try:
-        report = run_audit(list(paths), options, rotated=rotated, progress=callback)
+        report = run_audit(list(paths), options, rotated=rotated, progress=bar)
     finally:
         if bar is not None:
             bar.close()

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 class AuditContext:
     """What every consumer can see."""
 
-    def __init__(self, options: AuditOptions, sources: list[Source]) -> None:
+    def __init__(self, options: AuditOptions, sources: list[Source],
+                 want: Callable[[Consumer, str, bool], None] | None = None) -> None:
         self.options = options
         self.config = SessionConfig(options.config)
         self.sources = sources
@@ -37,7 +38,7 @@ class AuditContext:
         self.gaps: list[tuple[int, int, int, int]] = []
         self.n_gaps = 0
         self.field_counts: dict[str, dict[str, int]] = {}
-        self._want: Callable[[Consumer, str, bool], None] | None = None
+        self._want = want
 
     def want(self, consumer: Consumer, event: str, on: bool) -> None:
         """Start or stop delivering one of ``consumer``'s ``dynamic_events``."""

@@ -11,13 +11,14 @@ to the generic analysis or, when broken, to the input-integrity counts.
 """
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
 
 from hlmm._core.logscan import LEVEL_NAMES, LogScanner, parse_iso_ms
 from hlmm.audit.context import AuditContext, Consumer, Rule
-from hlmm.audit.findings import Finding, Severity
+from hlmm.audit.findings import Finding
 from hlmm.audit.foreign import from_json, from_text
 from hlmm.audit.generic import GenericAnalysis
 from hlmm.audit.integrity import InputStats, coverage_findings, integrity_findings
@@ -72,8 +73,8 @@ class _Audit:
             raise InputError("no input is a log: " + "; ".join(f"{s.name}: {s.problem}" for s in skipped))
         since_ms, until_ms = self._window(readable)
         self.since_ms, self.until_ms = since_ms, until_ms
-        ctx = self.ctx = AuditContext(self.options, readable)
         scanner = self.scanner = LogScanner()
+        ctx = self.ctx = AuditContext(self.options, readable, want=self._set_want)
         if since_ms is not None:
             scanner.since_ms = since_ms
         if until_ms is not None:
@@ -101,7 +102,6 @@ class _Audit:
             while len(self.table) <= eid:
                 self.table.append(())
             self.table[eid] = tuple(hs)
-        ctx._want = self._set_want
         self.names = scanner.event_names()
         self.generic = GenericAnalysis(ctx)
 
@@ -110,9 +110,9 @@ class _Audit:
         self.line_counts: dict[int, int] = {}
         for index, src in enumerate(readable):
             lines_before = scanner.n_lines + self.stats.overlong.count
-            def report(pos: int, base: int = done_before) -> None:
-                if self.progress is not None:
-                    self.progress(base + pos, total_bytes)
+            report = None
+            if self.progress is not None:
+                report = functools.partial(self._report_progress, done_before, total_bytes)
             for wanted, other in scan_source(scanner, src, index, self.options.chunk_bytes, report):
                 if wanted:
                     self._wanted(index, wanted)
@@ -124,6 +124,10 @@ class _Audit:
         if self.progress is not None:
             self.progress(total_bytes, total_bytes)
         return self._finish(consumers, rules, sources, readable, skipped, time.perf_counter() - t0)
+
+    def _report_progress(self, base: int, total: int, pos: int) -> None:
+        assert self.progress is not None
+        self.progress(base + pos, total)
 
     def _set_want(self, consumer: Consumer, event: str, on: bool) -> None:
         keen = self.dynamic_on.setdefault(event, set())
