@@ -51,8 +51,9 @@ from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 from hlmm._core.l2scan cimport (
     FIELD_CHANNEL, FIELD_COIN, FIELD_DATA, FIELD_LEVEL, FIELD_LEVELS, FIELD_N, FIELD_NONE,
     FIELD_PX, FIELD_SIDE, FIELD_SZ, FIELD_TIME, L2_VALUE_LIMIT, L2Scan, L2ScanSide, SCAN_ASKS,
-    SCAN_BIDS, SCAN_CHANNEL, SCAN_DECIMALS, SCAN_DUPLICATE, SCAN_MISSING, SCAN_NONPOSITIVE, SCAN_NOT_INT,
-    SCAN_NUMBER, SCAN_OK, SCAN_RANGE, SCAN_STRUCTURE, SCAN_SYNTAX, SCAN_TRUNCATED, SCAN_UNSORTED,
+    SCAN_BIDS, SCAN_CHANNEL, SCAN_DECIMALS, SCAN_DUPLICATE, SCAN_MISSING, SCAN_NONPOSITIVE,
+    SCAN_NOT_INT, SCAN_NUMBER, SCAN_OK, SCAN_RANGE, SCAN_STRUCTURE, SCAN_SYNTAX, SCAN_TRUNCATED,
+    SCAN_UNSORTED,
     l2_out_of_order, l2scan_decimal, l2scan_message,
 )
 
@@ -222,7 +223,8 @@ def _decimal_error(L2Book book, int code, str where, str key, str tok):
             f"{where}: '{tok}' is out of range (10**15 {'units' if key == 'px' else 'lots'} or more)")
     if code == SCAN_DECIMALS:
         return TooManyDecimalsError(
-            f"{where}: '{tok}' has more than {dec} decimals ({key}_decimals={dec} for {book.coin})")
+            f"{where}: '{tok}' has more than {dec} decimals "
+            f"({key}_decimals={dec} for {book.coin})")
     return NonPositiveError(f"{where}: '{tok}' is not positive")
 
 
