@@ -107,6 +107,19 @@ def test_zero_size_levels_are_not_quoted():
     assert [p[0] for p in d.changes()[3]] == [0, 2] and d.levels()[1] == "none"
 
 
+def test_intents_are_the_changes_as_named_tuples():
+    from hlmm.engine.plan import Cancel, Modify, Place
+    live = side_of([(1, 1000, 10, 0, 0), (2, 900, 10, 1, 0), (3, 800, 10, 2, DOOMED)], side=0)
+    d = diff_arrays(arr([995, 985, 975]), arr([10, 10, 10]), live, 0.0, 0.0)
+    relabels, modifies, cancels, places = d.changes()
+    r2, m2, c2, p2 = d.intents("BTC", Modify, Place, Cancel, "Alo")
+    assert r2 == relabels
+    assert m2 == [Modify(h, "BTC", 0, lvl, px, sz, opx, osz) for h, lvl, px, sz, opx, osz in modifies]
+    assert c2 == [Cancel(3, "BTC", 0, "orphan")] and cancels == [3]
+    assert p2 == [Place("BTC", 0, lvl, px, sz) for lvl, px, sz in places]
+    assert all(type(x) is Modify and x.reduce_only is False for x in m2)
+
+
 def test_target_validation_messages():
     with pytest.raises(ValueError, match="differ in length"):
         diff_arrays(arr([1, 2]), arr([1]), LiveSide(0), 0.0, 0.0)

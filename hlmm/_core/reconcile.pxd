@@ -13,6 +13,7 @@ cdef enum:
 cdef enum:
     LIVE_FROZEN = 1     # an action is in flight or its outcome is unknown: untouchable, holds its slot
     LIVE_DOOMED = 2     # must be cancelled whatever the target (an orphan under on_start = "cancel")
+    LIVE_REDUCE_ONLY = 4  # a reduce-only order (informational: the diff does not read it)
 
 # per live order, in SideDiff.live_action
 cdef enum:
@@ -32,7 +33,7 @@ cdef enum:
 ctypedef struct live_entry_t:
     int64_t handle      # the order manager's id of the order
     int64_t px_units
-    int64_t sz_lots     # remaining size on the book
+    int64_t sz_lots     # remaining size on the book (worst case while a modify is in flight)
     int level           # slot level, -1 = none
     int flags
 
@@ -45,6 +46,7 @@ cdef class LiveSide:
     cdef int c_find(self, int64_t handle) noexcept nogil
     cdef int c_upsert(self, int64_t handle, int64_t px_units, int64_t sz_lots, int level, int flags) except -1
     cdef bint c_remove(self, int64_t handle) noexcept nogil
+    cdef int64_t c_total(self, int mask, int value) noexcept nogil
 
 
 cdef class SideDiff:
@@ -56,10 +58,13 @@ cdef class SideDiff:
     cdef int* live_old_level
     cdef int64_t* live_px       # the live order's price / remaining size (for modify intents)
     cdef int64_t* live_sz
+    cdef int* cancel_idx        # live indices to cancel, touch first
+    cdef int* live_flags
     cdef int n_levels
     cdef int level_action[RECON_MAX_LEVELS]
     cdef int64_t level_px[RECON_MAX_LEVELS]
     cdef int64_t level_sz[RECON_MAX_LEVELS]
+    cdef int level_live[RECON_MAX_LEVELS]   # live index kept at / modified to the level, -1 none
     cdef readonly int side
     cdef readonly int n_keep
     cdef readonly int n_modify

@@ -36,6 +36,7 @@ from hlmm._core.ladder cimport Ladder, ladder_side_t, LADDER_MAX_LEVELS
 MAX_LEVELS = RECON_MAX_LEVELS
 FROZEN = LIVE_FROZEN
 DOOMED = LIVE_DOOMED
+REDUCE_ONLY = LIVE_REDUCE_ONLY
 LIVE_ACTIONS = ("keep", "modify", "cancel", "frozen")
 LEVEL_ACTIONS = ("none", "place", "kept", "modified", "blocked")
 
@@ -99,6 +100,18 @@ cdef class LiveSide:
             self.e[i] = self.e[self.n]
         return True
 
+    cdef int64_t c_total(self, int mask, int value) noexcept nogil:
+        cdef int64_t t = 0
+        cdef int i
+        for i in range(self.n):
+            if (self.e[i].flags & mask) == value:
+                t += self.e[i].sz_lots
+        return t
+
+    def total_lots(self, int mask=0, int value=0) -> int:
+        """Sum of ``sz_lots`` over the entries whose ``flags & mask == value`` (all by default)."""
+        return self.c_total(mask, value)
+
     def upsert(self, int64_t handle, int64_t px_units, int64_t sz_lots, int level=-1, int flags=0) -> None:
         """Insert or update the entry of order ``handle``."""
         self.c_upsert(handle, px_units, sz_lots, level, flags)
@@ -139,6 +152,8 @@ cdef class SideDiff:
         self.live_old_level = NULL
         self.live_px = NULL
         self.live_sz = NULL
+        self.cancel_idx = NULL
+        self.live_flags = NULL
         self.c_reserve(capacity if capacity > 0 else 1)
 
     def __dealloc__(self):
@@ -148,6 +163,8 @@ cdef class SideDiff:
         PyMem_Free(self.live_old_level)
         PyMem_Free(self.live_px)
         PyMem_Free(self.live_sz)
+        PyMem_Free(self.cancel_idx)
+        PyMem_Free(self.live_flags)
 
     cdef int c_reserve(self, int n) except -1:
         cdef void* p
@@ -177,6 +194,14 @@ cdef class SideDiff:
         if p == NULL:
             raise MemoryError()
         self.live_old_level = <int*> p
+        p = PyMem_Realloc(self.cancel_idx, n * sizeof(int))
+        if p == NULL:
+            raise MemoryError()
+        self.cancel_idx = <int*> p
+        p = PyMem_Realloc(self.live_flags, n * sizeof(int))
+        if p == NULL:
+            raise MemoryError()
+        self.live_flags = <int*> p
         self.cap = n
         return 0
 
@@ -210,36 +235,57 @@ cdef class SideDiff:
         cdef int i, j, a
         relabels = []
         modifies = []
-        cancels = []
         places = []
-        for i in range(self.n_live):
-            a = self.live_action[i]
-            if a == ACT_KEEP:
-                if self.live_level[i] != self.live_old_level[i]:
-                    relabels.append((self.live_handle[i], self.live_level[i]))
-            elif a == ACT_MODIFY:
-                j = self.live_level[i]
+        for j in range(self.n_levels):
+            a = self.level_action[j]
+            if a == LVL_PLACE:
+                places.append((j, self.level_px[j], self.level_sz[j]))
+            elif a == LVL_MODIFIED:
+                i = self.level_live[j]
                 modifies.append((self.live_handle[i], j, self.level_px[j], self.level_sz[j],
                                  self.live_px[i], self.live_sz[i]))
-            elif a == ACT_CANCEL:
-                # touch first: bids by falling price, asks by rising price, then by handle
-                cancels.append((-self.live_px[i] if self.side == 0 else self.live_px[i], self.live_handle[i]))
+            elif a == LVL_KEPT:
+                i = self.level_live[j]
+                if self.live_old_level[i] != j:
+                    relabels.append((self.live_handle[i], j))
+        cancels = [self.live_handle[self.cancel_idx[i]] for i in range(self.n_cancel)]
+        return relabels, modifies, cancels, places
+
+    def intents(self, coin, modify, place, cancel, str tif="Alo"):
+        """Like :meth:`changes`, but built straight into the caller's NamedTuple intent types (the
+        fast path of ``hlmm.engine.reconcile``; every field is given, in declaration order):
+        ``modify(handle, coin, side, level, px, sz, old_px, old_sz, reduce_only=False)``,
+        ``place(coin, side, level, px, sz, reduce_only=False, tif)``, ``cancel(handle, coin, side,
+        reason)`` with reason ``orphan`` for doomed orders, else ``reconcile``."""
+        cdef int i, j, a
+        cdef int side = self.side
+        new = tuple.__new__       # NamedTuples: no Python-level __new__ frame per intent
+        relabels = []
+        modifies = []
+        places = []
         for j in range(self.n_levels):
-            if self.level_action[j] == LVL_PLACE:
-                places.append((j, self.level_px[j], self.level_sz[j]))
-        relabels.sort(key=_by_level)
-        modifies.sort(key=_by_level)
-        cancels.sort()
-        return relabels, modifies, [h for _, h in cancels], places
+            a = self.level_action[j]
+            if a == LVL_PLACE:
+                places.append(new(place, (coin, side, j, self.level_px[j], self.level_sz[j], False, tif)))
+            elif a == LVL_MODIFIED:
+                i = self.level_live[j]
+                modifies.append(new(modify, (self.live_handle[i], coin, side, j, self.level_px[j], self.level_sz[j],
+                                             self.live_px[i], self.live_sz[i], False)))
+            elif a == LVL_KEPT:
+                i = self.level_live[j]
+                if self.live_old_level[i] != j:
+                    relabels.append((self.live_handle[i], j))
+        cancels = []
+        for j in range(self.n_cancel):
+            i = self.cancel_idx[j]
+            cancels.append(new(cancel, (self.live_handle[i], coin, side,
+                                        "orphan" if self.live_flags[i] & LIVE_DOOMED else "reconcile")))
+        return relabels, modifies, cancels, places
 
     def __repr__(self):
         return (f"SideDiff({'bid' if self.side == 0 else 'ask'}, keep={self.n_keep}, modify={self.n_modify}, "
                 f"cancel={self.n_cancel}, place={self.n_place}, frozen={self.n_frozen}, "
                 f"blocked={self.n_blocked})")
-
-
-def _by_level(m):
-    return (m[1], m[0])
 
 
 cdef inline bint _touch_before(int side, int64_t px_a, int64_t h_a, int64_t px_b, int64_t h_b) noexcept nogil:
@@ -273,6 +319,7 @@ cdef int diff_side(const int64_t* tgt_px, const int64_t* tgt_sz, int n_tgt, Live
         out.level_px[j] = tgt_px[j]
         out.level_sz[j] = tgt_sz[j]
         out.level_action[j] = LVL_PLACE if (tgt_sz[j] > 0 and tgt_px[j] > 0) else LVL_NONE
+        out.level_live[j] = -1
         taken[j] = False
     # 1. frozen orders hold their slots; 2. doomed orders go
     for i in range(n):
@@ -282,6 +329,7 @@ cdef int diff_side(const int64_t* tgt_px, const int64_t* tgt_sz, int n_tgt, Live
         out.live_sz[i] = e.sz_lots
         out.live_level[i] = e.level
         out.live_old_level[i] = e.level
+        out.live_flags[i] = e.flags
         if e.flags & LIVE_FROZEN:
             out.live_action[i] = ACT_FROZEN
             out.n_frozen += 1
@@ -292,11 +340,10 @@ cdef int diff_side(const int64_t* tgt_px, const int64_t* tgt_sz, int n_tgt, Live
         elif e.flags & LIVE_DOOMED:
             out.live_action[i] = ACT_CANCEL
             out.live_level[i] = -1
-            out.n_cancel += 1
         else:
             out.live_action[i] = ACT_CANCEL   # until matched below
             out.live_level[i] = -1
-            if n_mov < 512:
+            if n_mov < 512:        # (callers refuse sides with more than 512 orders)
                 # insertion sort, touch first
                 k = n_mov
                 while k > 0 and _touch_before(side, e.px_units, e.handle, live.e[mov[k - 1]].px_units,
@@ -305,8 +352,6 @@ cdef int diff_side(const int64_t* tgt_px, const int64_t* tgt_sz, int n_tgt, Live
                     k -= 1
                 mov[k] = i
                 n_mov += 1
-            else:
-                out.n_cancel += 1
     for j in range(n_tgt):
         if out.level_action[j] == LVL_PLACE:
             k = n_lv
@@ -340,6 +385,7 @@ cdef int diff_side(const int64_t* tgt_px, const int64_t* tgt_sz, int n_tgt, Live
             if not taken[lvl] and fabs(<double>(ls - ts)) <= sz_tol * <double>ts:
                 taken[lvl] = True
                 out.level_action[lvl] = LVL_KEPT
+                out.level_live[lvl] = i
                 out.live_action[i] = ACT_KEEP
                 out.live_level[i] = lvl
                 out.n_keep += 1
@@ -359,14 +405,30 @@ cdef int diff_side(const int64_t* tgt_px, const int64_t* tgt_sz, int n_tgt, Live
             lvl = lv[j]
             taken[lvl] = True
             out.level_action[lvl] = LVL_MODIFIED
+            out.level_live[lvl] = i
             out.live_action[i] = ACT_MODIFY
             out.live_level[i] = lvl
             out.n_modify += 1
-        else:
-            out.n_cancel += 1
     for k in range(n_lv):
         if not taken[lv[k]]:
             out.n_place += 1
+    # cancels, touch first: the movable ones in walk order, then the doomed ones by price
+    for m in range(n_mov):
+        i = mov[m]
+        if out.live_action[i] == ACT_CANCEL:
+            out.cancel_idx[out.n_cancel] = i
+            out.n_cancel += 1
+    start = out.n_cancel
+    for i in range(n):
+        if out.live_action[i] == ACT_CANCEL and (live.e[i].flags & LIVE_DOOMED) and not (live.e[i].flags & LIVE_FROZEN):
+            k = out.n_cancel
+            while k > start and _touch_before(side, live.e[i].px_units, live.e[i].handle,
+                                              live.e[out.cancel_idx[k - 1]].px_units,
+                                              live.e[out.cancel_idx[k - 1]].handle):
+                out.cancel_idx[k] = out.cancel_idx[k - 1]
+                k -= 1
+            out.cancel_idx[k] = i
+            out.n_cancel += 1
     return out.n_modify + out.n_cancel + out.n_place
 
 

@@ -137,6 +137,7 @@ class Gates:
         self._disconnect_gate = False      # on once down too long, off after a resync
         self._mismatch: dict[str, str] = {}
         self._active: dict[tuple[str, str, str], tuple[int, str]] = {}  # (coin, side, gate) -> (since, reason)
+        self._side_gate: dict[tuple[str, int], str | None] = {}         # the gate blocking each (coin, side)
         self._last_requote_ms: dict[str, int] = {}
         self.peak_equity: float | None = None
         self.start_equity: float | None = None
@@ -291,19 +292,26 @@ class Gates:
                 if side not in blocks and tox > c.toxicity_pull:
                     blocks[side] = (TOXICITY, "toxicity_above_pull", f"score {tox:.3f} > {c.toxicity_pull:g}")
         for side in (BID, ASK):
-            for gate in (KILL_SWITCH, DISCONNECTED, STALE_BOOK, WARMUP, POSITION_MISMATCH, REDUCE_ONLY,
-                         INVENTORY_FORCING, TOXICITY):
-                b = blocks.get(side)
-                active = b is not None and b[0] == gate
-                newly = self._mark(coin, SIDE_NAMES[side], gate, active, now_ms, b[1] if active else "",
-                                   b[2] if active else "")
-                if newly and gate == TOXICITY:
-                    log.warning("toxicity_pull", coin=coin, side=SIDE_NAMES[side],
-                                score=inputs.tox_bid if side == BID else inputs.tox_ask, threshold=c.toxicity_pull)
-                if newly and gate == INVENTORY_FORCING:
-                    rate_log.warning("inventory_forcing", coin=coin, position=position_lots,
-                                     reduce_side=SIDE_NAMES[ASK if side == BID else BID],
-                                     headroom_fraction=round(self.rate.headroom, 6))
+            b = blocks.get(side)
+            gate = b[0] if b is not None else None
+            key = (coin, side)
+            was = self._side_gate.get(key)
+            if gate == was:
+                continue        # the usual cycle: nothing started or stopped
+            name = SIDE_NAMES[side]
+            if was is not None:
+                self._mark(coin, name, was, False, now_ms, "", "")
+            self._side_gate[key] = gate
+            if b is None:
+                continue
+            self._mark(coin, name, gate, True, now_ms, b[1], b[2])
+            if gate == TOXICITY:
+                log.warning("toxicity_pull", coin=coin, side=name,
+                            score=inputs.tox_bid if side == BID else inputs.tox_ask, threshold=c.toxicity_pull)
+            elif gate == INVENTORY_FORCING:
+                rate_log.warning("inventory_forcing", coin=coin, position=position_lots,
+                                 reduce_side=SIDE_NAMES[ASK if side == BID else BID],
+                                 headroom_fraction=round(self.rate.headroom, 6))
         return blocks
 
     def _mark(self, coin: str, side: str, gate: str, active: bool, now_ms: int, reason: str, detail: str) -> bool:
@@ -336,33 +344,36 @@ class Gates:
     def apply(self, plan: Plan, inputs: MarketInputs, position_lots: int, now_ms: int) -> Plan:
         """The plan as it may be sent: the gates' verdicts are in ``plan.decisions``."""
         coin = plan.coin
+        blocks = self.side_blocks(inputs, position_lots, now_ms)
+        if not blocks and plan.empty:
+            return plan              # the usual cycle: nothing to send, nothing to hold back
         out = Plan(coin, kept=plan.kept, frozen=plan.frozen, blocked=plan.blocked, mode=plan.mode,
                    ladder=plan.ladder, relabels=list(plan.relabels))
         decisions = out.decisions
-        blocks = self.side_blocks(inputs, position_lots, now_ms)
         cancels: list[Cancel] = list(plan.cancels)
-        cancelled = {c.handle for c in cancels}
-        modifies: list[Modify] = []
-        places: list[Place] = []
+        modifies: list[Modify] = plan.modifies     # shared until something is taken out (never mutated)
+        places: list[Place] = plan.places
         # 1. blocked sides: nothing new, every movable order of the side goes
-        for side, (gate, reason, detail) in blocks.items():
-            for o in self.manager.live_orders(coin, side):
-                if o.frozen or o.handle in cancelled:
-                    continue
-                cancels.append(Cancel(o.handle, coin, side, gate))
-                cancelled.add(o.handle)
-                kind = "modify" if any(m.handle == o.handle for m in plan.modifies) else "keep"
-                decisions.append(Decision(kind, coin, side, o.slot, "converted", gate, reason, detail))
-        out.relabels = [(h, lvl) for h, lvl in plan.relabels if h not in cancelled]
-        for m in plan.modifies:
-            if m.handle not in cancelled:
-                modifies.append(m)
-        for p in plan.places:
-            b = blocks.get(p.side)
-            if b is not None:
-                decisions.append(Decision("place", coin, p.side, p.level, "deferred", b[0], b[1], b[2]))
-            else:
-                places.append(p)
+        if blocks:
+            cancelled = {c.handle for c in cancels}
+            modifying = {m.handle for m in plan.modifies}
+            for side, (gate, reason, detail) in blocks.items():
+                for o in self.manager.live_orders(coin, side):
+                    if o.frozen or o.handle in cancelled:
+                        continue
+                    cancels.append(Cancel(o.handle, coin, side, gate))
+                    cancelled.add(o.handle)
+                    kind = "modify" if o.handle in modifying else "keep"
+                    decisions.append(Decision(kind, coin, side, o.slot, "converted", gate, reason, detail))
+            out.relabels = [(h, lvl) for h, lvl in plan.relabels if h not in cancelled]
+            modifies = [m for m in plan.modifies if m.handle not in cancelled]
+            places = []
+            for p in plan.places:
+                b = blocks.get(p.side)
+                if b is not None:
+                    decisions.append(Decision("place", coin, p.side, p.level, "deferred", b[0], b[1], b[2]))
+                else:
+                    places.append(p)
         # 2. reduce-only: what is left on the reducing side is reduce-only and capped at the position
         if self.reduce_only and (modifies or places):
             modifies, places = self._reduce_only(coin, position_lots, modifies, places, decisions)
@@ -450,13 +461,27 @@ class Gates:
         live order (orders being cancelled too: they may still fill) + this plan stays within the
         coin's max position. Reduce-only intents pass (they cannot grow the position)."""
         max_lots = self._max_lots(coin, mid)
+        used_side = [position_lots + self.manager.open_lots(coin, BID), -position_lots + self.manager.open_lots(coin, ASK)]
+        new_side = [0, 0]
+        for m in modifies:
+            new_side[m.side] += m.sz_lots
+        for p in places:
+            new_side[p.side] += p.sz_lots
+        if used_side[0] + new_side[0] <= max_lots and used_side[1] + new_side[1] <= max_lots:
+            return modifies, places      # even every new size on top of every live order fits
         asset = self.assets[coin]
         out_m: list[Modify] = []
         out_p: list[Place] = []
         for side in (BID, ASK):
-            used = (position_lots if side == BID else -position_lots) + self.manager.open_lots(coin, side)
-            items = sorted([(m.level, 0, m) for m in modifies if m.side == side] +
-                           [(p.level, 1, p) for p in places if p.side == side], key=lambda t: (t[0], t[1]))
+            used = used_side[side]
+            mine_m = [m for m in modifies if m.side == side]
+            mine_p = [p for p in places if p.side == side]
+            if used + new_side[side] <= max_lots:
+                out_m.extend(mine_m)
+                out_p.extend(mine_p)
+                continue
+            items = sorted([(m.level, 0, m) for m in mine_m] + [(p.level, 1, p) for p in mine_p],
+                           key=lambda t: (t[0], t[1]))
             for level, kind, it in items:
                 dest = out_m if kind == 0 else out_p
                 if it.reduce_only:

@@ -28,7 +28,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from hlmm._core.reconcile import DOOMED, FROZEN, LiveSide
+from hlmm._core.reconcile import DOOMED, FROZEN, REDUCE_ONLY, LiveSide
 from hlmm.exchange import results as res
 from hlmm.exchange import wire
 from hlmm.exchange.assets import AssetInfo
@@ -193,14 +193,14 @@ class OrderManager:
         return self._orders.get(h) if h is not None else None
 
     def open_lots(self, coin: str, side: int) -> int:
-        """Worst-case lots that live orders of one side may still fill (pending and unknown included)."""
-        return sum(o.exposure_lots for o in self._orders.values() if o.live and o.coin == coin and o.side == side)
+        """Worst-case lots that live orders of one side may still fill (pending and unknown included;
+        an order with a modify in flight counts at the larger of its two sizes)."""
+        return self.live_side(coin, side).total_lots()
 
     def frozen_lots(self, coin: str, side: int) -> int:
         """Lots of orders the reconciler cannot touch this cycle (in flight or unknown): they stay
         live whatever the target, so the ladder must leave room for them (its ``inflight_*``)."""
-        return sum(o.exposure_lots for o in self._orders.values()
-                   if o.live and o.frozen and o.coin == coin and o.side == side)
+        return self.live_side(coin, side).total_lots(FROZEN, FROZEN)
 
     def counts(self) -> dict[str, int]:
         """Orders per state (live and remembered finished ones)."""
@@ -224,8 +224,8 @@ class OrderManager:
         """Mirror an order into its LiveSide (or drop it there once it is not live)."""
         ls = self.live_side(o.coin, o.side)
         if o.live:
-            flags = (FROZEN if o.frozen else 0) | (DOOMED if o.doomed else 0)
-            ls.upsert(o.handle, o.px_units, o.remaining_lots, -1 if o.slot is None else o.slot, flags)
+            flags = (FROZEN if o.frozen else 0) | (DOOMED if o.doomed else 0) | (REDUCE_ONLY if o.reduce_only else 0)
+            ls.upsert(o.handle, o.px_units, o.exposure_lots, -1 if o.slot is None else o.slot, flags)
         else:
             ls.remove(o.handle)
 
@@ -333,6 +333,7 @@ class OrderManager:
         o.status_ts = 0
         if o.inflight in (None, "modify"):
             self._settle(o, now_ms)
+        self._sync(o)
 
     # ------------------------------------------------------------------ sending
     def submit(self, plans: Plan | Sequence[Plan], now_ms: int, predict: Predictor | None = None) -> list[OutboundAction]:
@@ -1050,7 +1051,7 @@ class OrderManager:
             assert want == got, f"LiveSide {coin}/{side} holds {sorted(got)}, live orders are {sorted(want)}"
             for h, px, sz, level, flags in ls.entries():
                 o = self._orders[h]
-                assert (px, sz, level) == (o.px_units, o.remaining_lots, -1 if o.slot is None else o.slot), \
+                assert (px, sz, level) == (o.px_units, o.exposure_lots, -1 if o.slot is None else o.slot), \
                     f"LiveSide entry {(h, px, sz, level)} disagrees with {o.describe()}"
                 assert bool(flags & FROZEN) == o.frozen, f"frozen flag of {o.describe()}"
         for h in self._finished:

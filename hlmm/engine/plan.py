@@ -13,7 +13,7 @@ weight; a plan sends at most one action per kind (cancel, batchModify, order).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from hlmm.engine.order_state import SIDE_NAMES
 
@@ -47,8 +47,10 @@ class PlanCost:
                         self.actions + other.actions)
 
 
-@dataclass(frozen=True, slots=True)
-class Place:
+# The intents are NamedTuples: immutable, and cheap to build (a full reprice builds 50 of them
+# per cycle; a frozen dataclass costs ~4x more per instance).
+
+class Place(NamedTuple):
     """A new order for a ladder level (``side`` 0 bid, 1 ask)."""
 
     coin: str
@@ -60,8 +62,7 @@ class Place:
     tif: str = "Alo"
 
 
-@dataclass(frozen=True, slots=True)
-class Modify:
+class Modify(NamedTuple):
     """Move a live order (``handle``) to a level's price and size (a cancel-replace on the exchange)."""
 
     handle: int
@@ -75,9 +76,8 @@ class Modify:
     reduce_only: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Cancel:
-    """Cancel a live order; ``reason`` says why (``reconcile``, ``doomed``, or a gate's code)."""
+class Cancel(NamedTuple):
+    """Cancel a live order; ``reason`` says why (``reconcile``, ``orphan``, ``requote``, or a gate's name)."""
 
     handle: int
     coin: str
@@ -85,8 +85,7 @@ class Cancel:
     reason: str = "reconcile"
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """A gate's verdict on one intent: ``approved`` (changed but sent), ``deferred`` (not sent this
     cycle), ``converted`` (a keep or modify turned into a cancel) or ``rejected``."""
 

@@ -65,6 +65,10 @@ def choose_mode(n_cancel: int, n_modify: int, n_place: int, prefer: str = "addre
     return ("cancel_place", as_cp) if key_c < key_m else ("modify", as_modify)
 
 
+def _level(p: Place) -> int:
+    return p.level
+
+
 class Reconciler:
     """Builds the plan of one coin from its target and the order manager's live orders."""
 
@@ -112,23 +116,17 @@ class Reconciler:
         for side, d in ((BID, db), (ASK, da)):
             if d.empty and d.n_relabel == 0:
                 continue
-            relabels, modifies, cancels, places = d.changes()
+            relabels, modifies, cancels, places = d.intents(coin, Modify, Place, Cancel, self.default_tif)
             plan.relabels.extend(relabels)
-            for h in cancels:
-                o = self.manager.get(h)
-                plan.cancels.append(Cancel(h, coin, side, "orphan" if o is not None and o.doomed else "reconcile"))
-            for h, level, px, sz, old_px, old_sz in modifies:
-                if mode == "modify":
-                    o = self.manager.get(h)
-                    plan.modifies.append(Modify(h, coin, side, level, px, sz, old_px, old_sz,
-                                                o.reduce_only if o is not None else False))
-                else:
-                    plan.cancels.append(Cancel(h, coin, side, "requote"))
-                    places.append((level, px, sz))
-            if mode != "modify":
-                places.sort()
-            for level, px, sz in places:
-                plan.places.append(Place(coin, side, level, px, sz, False, self.default_tif))
+            plan.cancels.extend(cancels)
+            if mode == "modify":
+                plan.modifies.extend(modifies)
+            else:
+                for m in modifies:
+                    plan.cancels.append(Cancel(m.handle, coin, side, "requote"))
+                    places.append(Place(coin, side, m.level, m.px_units, m.sz_lots, False, self.default_tif))
+                places.sort(key=_level)
+            plan.places.extend(places)
         if log.enabled("debug"):
             log.debug("reconcile_diff", coin=coin, **plan.summary())
         return plan
