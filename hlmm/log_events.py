@@ -110,6 +110,7 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
     "rate_limited": ("engine.rate", "ops", "the exchange refused a request for rate reasons", "scope detail"),
     "deadman_armed": ("engine.deadman", "diag", "scheduleCancel set (all orders cancel at cancel_at_ms unless refreshed)", "cancel_at_ms seconds_ahead"),
     "deadman_unavailable": ("engine.deadman", "ops", "the exchange refused scheduleCancel; running without a dead-man switch", "reason"),
+    "deadman_triggered": ("engine.deadman", "ops", "a scheduled cancel was not refreshed in time and fired (counts towards 10 a day)", "cancel_at_ms triggers_today"),
     # --- calibration ----------------------------------------------------------------
     "calibration_report": ("calibration", "ops", "periodic model scores", "model samples brier log_loss information_ratio calibration_error validated pending censored curve"),
     "model_unvalidated": ("calibration", "ops", "a model's predictions are not (yet) validated by outcomes", "model reason samples information_ratio"),

@@ -6,7 +6,7 @@ the time must be at least 5 s ahead; at most 10 triggers a day (counter reset at
 
 :meth:`DeadMan.due` says when to send :meth:`DeadMan.action` (refreshed every
 ``refresh_interval_s`` while healthy, never while an earlier request is unanswered). A trigger
-is counted when the armed time passes without a refresh; at ``max_triggers_per_day`` the switch
+is counted (``deadman_triggered``) when the armed time passes without a refresh; at ``max_triggers_per_day`` the switch
 stops arming for the rest of the UTC day (the exchange would refuse) and says so
 (``deadman_unavailable``). An exchange refusal (e.g. too little volume traded yet) disables it
 until :meth:`reset` with the reason logged once. :meth:`kill_action` schedules the nearest
@@ -64,8 +64,7 @@ class DeadMan:
         if self.armed_until_ms is not None and now_ms >= self.armed_until_ms:
             self._roll_day(self.armed_until_ms)
             self.triggers_today += 1
-            log.warning("deadman_unavailable", reason=f"scheduled cancel fired at {self.armed_until_ms} "
-                                                      f"({self.triggers_today} today)")
+            log.warning("deadman_triggered", cancel_at_ms=self.armed_until_ms, triggers_today=self.triggers_today)
             self.armed_until_ms = None
         self._roll_day(now_ms)
         if self.triggers_today >= self.max_triggers and self.disabled_reason is None:
