@@ -10,8 +10,8 @@ import pytest
 from hlmm.exchange.assets import AssetRegistry
 from hlmm.exchange.cloid import CloidFactory, parse_cloid
 from hlmm.exchange.errors import ActionError, RequestTimeout
-from hlmm.exchange.results import CancelResult, OrderResult
-from hlmm.engine.order_state import ASK, BID, OrderState, classify_status
+from hlmm.exchange.results import OrderResult
+from hlmm.engine.order_state import BID, OrderState, classify_status
 from hlmm.engine.orders import OrderManager, SlotConflict, StatusQuery
 from hlmm.engine.outcomes import RecordingOutcomes
 from hlmm.engine.plan import Cancel, Modify, Place, Plan

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from hlmm._core.ladder import LadderConfig, MarketParams, compute_ladder
-from hlmm._core.reconcile import DOOMED, FROZEN, LiveSide, SideDiff, diff_arrays, diff_ladder
+from hlmm._core.reconcile import DOOMED, FROZEN, LiveSide, diff_arrays, diff_ladder
 from hlmm.exchange.assets import AssetRegistry
 from hlmm.exchange.cloid import CloidFactory
 from hlmm.engine.order_state import ASK, BID

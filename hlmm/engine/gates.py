@@ -29,12 +29,12 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from hlmm.engine.order_state import ASK, BID, SIDE_NAMES
 from hlmm.engine.orders import OrderManager
 from hlmm.engine.plan import Cancel, Decision, Modify, Place, Plan
-from hlmm.engine.ratebudget import OK as RATE_OK, RateBudget
+from hlmm.engine.ratebudget import RateBudget
 from hlmm.engine.snapshot import MarketInputs
 from hlmm.exchange import wire
 from hlmm.exchange.assets import AssetInfo

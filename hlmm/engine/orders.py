@@ -39,7 +39,7 @@ from hlmm.engine.order_state import (
     classify_status, says_order_gone,
 )
 from hlmm.engine.outcomes import NO_OUTCOMES, OutcomeSink
-from hlmm.engine.plan import Cancel, Modify, Place, Plan, action_weight
+from hlmm.engine.plan import Modify, Place, Plan, action_weight
 from hlmm.log import get_logger
 
 log = get_logger("engine.orders")
@@ -75,7 +75,6 @@ class _Batch:
     created_ms: int
     post_id: Any = None
     sent_ms: int | None = None
-    kill: bool = False  # a cancel-all: answers never take an order out of a pending place
 
 
 @dataclass(slots=True)
@@ -449,8 +448,8 @@ class OrderManager:
         self._sync(o)
         return o
 
-    def _batch(self, kind: str, handles: list[int], now_ms: int, kill: bool = False) -> _Batch:
-        b = _Batch(self._next_batch, kind, handles, now_ms, kill=kill)
+    def _batch(self, kind: str, handles: list[int], now_ms: int) -> _Batch:
+        b = _Batch(self._next_batch, kind, handles, now_ms)
         self._next_batch += 1
         self._batches[b.batch_id] = b
         return b
@@ -480,7 +479,7 @@ class OrderManager:
         for kind, group in (("cancelByCloid", by_cloid), ("cancel", by_oid)):
             if not group:
                 continue
-            b = self._batch(kind, [o.handle for o in group], now_ms, kill=True)
+            b = self._batch(kind, [o.handle for o in group], now_ms)
             if kind == "cancelByCloid":
                 action = wire.cancel_by_cloid_action([(o.asset_id, o.cloid) for o in group])  # type: ignore[misc]
             else:
