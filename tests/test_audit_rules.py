@@ -287,6 +287,16 @@ def test_reject_storm_by_reason(tmp_path):
 # ---------------------------------------------------------------------------------- ladder
 
 
+def test_ladder_short_on_position_room_is_info(tmp_path):
+    def write(b):
+        begin(b, config={"strategy": {"levels_per_side": 5}})
+        for _ in range(3):
+            cycle(b, bid_levels=5, ask_levels=2, ask_binding="position")
+
+    f = one(run(build(tmp_path, write)), "ladder_underfunded")
+    assert f.severity is Severity.INFO and f.count == 3 and "binding: position" in f.title
+
+
 def test_ladder_not_judged_during_warmup(tmp_path):
     def write(b):
         begin(b, warm=False, config={"strategy": {"levels_per_side": 5}})

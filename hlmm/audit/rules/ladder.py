@@ -4,8 +4,9 @@ Reads ``quote_cycle`` (coin bid_levels ask_levels bid_binding ask_binding) and c
 ``ladder_level_dropped.cause`` values (in the scanner, undecoded); the configured count is ``strategy.levels_per_side``
 (per-coin overrides included) from the session's config.  A side pulled by a gate
 (binding ``toxicity_gate``) is not counted as under-funded.  Under-funded in at least half of
-the cycles: warning (a ladder configured for 25 levels that margin funds 13 spreads the budget
-in the reader's head, not on the book); less often: info.  Cycles before ``estimator_warm`` and
+the cycles, bound by margin or notional limits: warning (a ladder configured for 25 levels that
+margin funds 13 spreads the budget in the reader's head, not on the book).  Bound by position
+room (inventory control doing its job), or short less often: info.  Cycles before ``estimator_warm`` and
 sides held by a gate (``gate_active`` … ``gate_cleared``, per coin and side) are not judged: a
 gated side quotes nothing on purpose.
 """
@@ -144,8 +145,9 @@ class LadderFunding(Rule):
         named = [b for b, _ in self.binding.most_common() if b not in ("(not logged)", "none")]
         binding = named[0] if named else (self.drop_causes.most_common(1)[0][0] if self.drop_causes else "unknown")
         advice = _ADVICE.get(binding, f"binding constraint: {binding}")
+        by_design = binding in ("position", "toxicity_gate")
         return [self.tally.finding(
-            self.id, Severity.WARNING if share >= 0.5 else Severity.INFO,
+            self.id, Severity.WARNING if share >= 0.5 and not by_design else Severity.INFO,
             f"ladder configured for {configured} levels per side, usually funds {typical['bid']} bids / "
             f"{typical['ask']} asks ({share:.0%} of cycles short; binding: {binding})",
             advice, self.look_at,
