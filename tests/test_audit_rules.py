@@ -236,7 +236,7 @@ def test_rate_headroom_time_below_and_refusals(tmp_path):
     assert low.examples == [at(path, lines["low1"]), at(path, lines["low2"])]
     refused = one(r, "rate_limited")
     assert refused.severity is Severity.CRITICAL and refused.examples == [at(path, lines["refused"])]
-    assert refused.detail["scopes"] == {"address": 1}
+    assert refused.detail["scopes"] == {"address": 1} and refused.cause.startswith("the address budget ran out")
 
 
 def test_headroom_threshold_comes_from_the_sessions_config(tmp_path):

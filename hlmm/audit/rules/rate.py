@@ -60,11 +60,16 @@ class RateLimitPressure(Rule):
             "inventory_forcing": self.forcing.count,
         }
         if self.refused:
+            causes = []
+            if self.scopes.get("ip"):
+                causes.append("HTTP 429: the IP weight (1200 per minute) ran out, or the venue throttled")
+            if set(self.scopes) - {"ip"}:
+                causes.append("the address budget ran out: requotes spent it faster than volume refills it "
+                              "(1 request per USDC traded + 10 000)")
             out.append(self.refused.finding(
                 "rate_limited", Severity.CRITICAL,
                 f"the exchange refused {self.refused.count} requests for rate reasons",
-                "the address or IP budget ran out: requotes spent it faster than volume refills it "
-                "(1 request per USDC traded + 10 000); orders could not be replaced while refused",
+                "; ".join(causes) + "; orders could not be replaced while refused",
                 self.look_at, {**stats, "scopes": dict(self.scopes)}))
         if self.low or self.throttled:
             basis = self.low if self.low else self.throttled
