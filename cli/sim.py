@@ -77,7 +77,7 @@ def _market_options(fn):
               help="l2Book push cadence (pushes only books that changed).")
 @click.option("--tick-ms", default=50, show_default=True, type=click.IntRange(1),
               help="How often the sim's clock advances the exchange (funding, market flow, scheduled cancels).")
-@click.option("--market", "market_kind", default="none", show_default=True,
+@click.option("--market", "market_kind", default="synthetic", show_default=True,
               type=click.Choice(["none", "synthetic", "replay"]),
               help="The market the sim runs: none (the book holds only clients' orders), synthetic flow with "
                    "known ground truth (simTruth), or a replayed recording (--replay-file).")
@@ -122,10 +122,10 @@ def sim(ctx, host, port, seed, assets, funds, demo_fund, book_interval_ms, tick_
     and worthless; printing it is the one deliberate exception to hlmm's rule that
     keys are never printed.  Never fund it anywhere real.
 
-    The market (--market): none by default (only clients' orders); synthetic flow
-    whose ground truth (volatility regimes, fill intensity, informed share) is
-    readable with POST /info {"type":"simTruth"}; or a replayed recording
-    (--market replay --replay-file FILE).
+    The market (--market): synthetic flow by default, whose ground truth
+    (volatility regimes, fill intensity, informed share) is readable with
+    POST /info {"type":"simTruth"}; none (the book holds only clients' orders);
+    or a replayed recording (--market replay --replay-file FILE).
 
     Stop with Ctrl-C (exit 130) or SIGTERM (exit 0).
     """

@@ -46,6 +46,9 @@ class SimProcess:
             elif value not in (None, False):
                 self.argv += [flag, str(value)]
         self.argv += list(args)
+        if "--market" not in self.argv and "market" not in flags:
+            # Tests that do not ask for a market get an empty book they fully control.
+            self.argv += ["--market", "none"]
         self.ready_timeout_s = ready_timeout_s
         self.proc: subprocess.Popen | None = None
         self.ready: dict[str, Any] = {}
