@@ -214,6 +214,22 @@ def test_requote_interval_defers_requotes_but_not_cancels(assets):
     assert not gated.modifies and gated.decisions[-1].reason == "low_rate_headroom"
 
 
+def test_a_held_back_modify_keeps_its_target_slot(assets):
+    # the ask modify goes to level 2 of the asks while a bid place is kept by the rate budget; the
+    # held-back modify's order must not keep a slot label another order is about to take
+    w = World(assets)
+    w.rest(Target([], [], [951_000, 952_000], [100, 100]))
+    w.m.check_invariants()
+    w.rate.on_user_rate_limit({"cumVlm": "0", "nRequestsUsed": 9_999, "nRequestsCap": 10_000}, T0)
+    plan = w.r.plan("BTC", Target([949_000], [100], [952_000, 953_000, 954_000], [100, 100, 100]))
+    assert [(m.level) for m in plan.modifies] == [1] and [(p.side, p.level) for p in plan.places] == [(0, 0), (1, 2)]
+    gated = w.g.apply(plan, w.inputs(), 0, T0)
+    assert [(p.side, p.level) for p in gated.places] == [(BID, 0)] and not gated.modifies
+    assert (plan.modifies[0].handle, 1) in gated.relabels
+    w.m.submit(gated, T0)
+    w.m.check_invariants()
+
+
 def test_exposure_counts_position_open_and_in_flight_orders(assets):
     w = World(assets, max_position_usd=400.0)        # 400 / 95000 = 0.00421 BTC = 421 lots
     w.rest(Target([949_000], [100], [], []))

@@ -19,9 +19,12 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from engine_harness import Venue
 from hlmm.exchange.cloid import CloidFactory
 from hlmm.engine.fills import FillProcessor
+from hlmm.engine.gates import GateConfig, Gates
 from hlmm.engine.order_state import OrderState
 from hlmm.engine.orders import OrderManager
+from hlmm.engine.ratebudget import RateBudget
 from hlmm.engine.reconcile import Reconciler, Target
+from hlmm.engine.snapshot import MarketInputs
 
 COIN = "BTC"
 MID = 1_000_000          # $100,000 in BTC price units (px_decimals 1)
@@ -38,6 +41,9 @@ class EngineAgainstSim(RuleBasedStateMachine):
         self.f.init_position(COIN, "0", None, self.v.now)
         self.v.advance(1)
         self.r = Reconciler(self.m, price_tolerance_bps=0.0, size_tolerance=0.0)
+        self.rate = RateBudget()
+        self.g = Gates(GateConfig(max_position_usd=1_500.0, min_requote_interval_ms=0, reject_storm_count=10**6),
+                       self.m, self.rate, self.v.assets)
         self.late: list[tuple[int, dict]] = []      # replies held back (delivered later, after a timeout or not)
         self.pushes: list = []                      # pushes not delivered yet
         self.fill_tids: set[int] = set()            # every fill of ours the exchange pushed
@@ -75,6 +81,12 @@ class EngineAgainstSim(RuleBasedStateMachine):
         prefer = data.draw(st.sampled_from(["address", "ip"]), label="prefer")
         plan = self.r.plan(COIN, Target(bpx, bsz, apx, asz), mid_units=MID, prefer=prefer)
         now = self.v.now
+        # the gates hold parts of the plan back: a nearly spent address budget, a toxic side
+        self.rate.used = self.rate.cap - data.draw(st.sampled_from([10_000, 10_000, 5, 2, 1, 0]), label="budget")
+        tox = data.draw(st.sampled_from([(0.0, 0.0), (0.0, 0.0), (0.9, 0.0), (0.0, 0.9)]), label="toxicity")
+        inputs = MarketInputs(COIN, now, mid=MID / 10, sigma=1e-4, kappa=0.1, A=0.5, as_bps=5.0, book_ms=now,
+                              tox_bid=tox[0], tox_ask=tox[1])
+        plan = self.g.apply(plan, inputs, self.f.position_lots(COIN), now)
         for a in self.m.submit(plan, now):
             event(f"sent {a.kind}")
             resp = self.v.post(a.action)

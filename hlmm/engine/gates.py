@@ -416,6 +416,13 @@ class Gates:
             places = [p for i, p in enumerate(places) if (1, i) in keep]
             rate_log.info("rate_limit_throttle", coin=coin, headroom_fraction=round(d.headroom, 6), reason=d.reason,
                           skipped=len(both) - d.requotes)
+        if len(modifies) != len(plan.modifies):
+            # a modify held back still takes its target slot (its order stays where it is for now):
+            # the plan's slot assignment is one matching, so applying it whole keeps slots unique
+            sent = {m.handle for m in modifies}
+            gone = {c.handle for c in cancels}
+            out.relabels.extend((m.handle, m.level) for m in plan.modifies
+                                if m.handle not in sent and m.handle not in gone)
         out.cancels, out.modifies, out.places = cancels, modifies, places
         return out
 
