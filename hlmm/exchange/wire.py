@@ -187,6 +187,11 @@ def check_order(px_units: int, sz_lots: int, asset: AssetInfo, reduce_only: bool
     if the exchange does refuse one, that is a plain rejection, while refusing it here would
     leave dust positions that could never be closed.
     """
+    # The core checks int64s; a received string ("9" * 25) can parse to more than that.
+    if not _INT64_MIN <= px_units <= _INT64_MAX:
+        return ERR_INVALID_PRICE
+    if not _INT64_MIN <= sz_lots <= _INT64_MAX:
+        return ERR_INVALID_SIZE
     code = _r.py_order_check_code(px_units, sz_lots, asset.px_decimals, asset.sz_decimals,
                                   asset.min_notional, reduce_only)
     if code == 0:
@@ -195,6 +200,8 @@ def check_order(px_units: int, sz_lots: int, asset: AssetInfo, reduce_only: bool
         return ERR_MIN_NOTIONAL_SPOT.format(quote_token=asset.quote_token)
     return _CHECK_TEXT[code]
 
+
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 _CHECK_TEXT = {
     _r.ORDER_INVALID_PRICE: ERR_INVALID_PRICE,
