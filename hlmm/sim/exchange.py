@@ -169,9 +169,9 @@ class SimExchange(MarketFlowAPI):
             raise bad_request()
         action = parse.obj(body.get("action"))
         kind = action.get("type")
-        handler = self._ACTIONS.get(kind)  # type: ignore[arg-type]
+        handler = parse.choice(kind, self._ACTIONS)
         if handler is None:
-            if kind in UNSUPPORTED_ACTIONS:
+            if isinstance(kind, str) and kind in UNSUPPORTED_ACTIONS:
                 return _err(errors.action_unsupported(kind))  # type: ignore[arg-type]
             raise bad_request()
         nonce = parse.uint(body.get("nonce"))

@@ -102,7 +102,7 @@ class InfoService:
     def handle(self, body: Any, now: int) -> Any:
         if not isinstance(body, dict):
             raise bad_request()
-        handler = self._handlers.get(body.get("type"))  # type: ignore[arg-type]
+        handler = parse.choice(body.get("type"), self._handlers)
         if handler is None:
             raise bad_request()
         if body.get("dex") not in (None, ""):
@@ -205,7 +205,7 @@ class InfoService:
     def _candles(self, body: dict, now: int) -> list:
         req = parse.obj(body.get("req"))
         interval = req.get("interval")
-        if interval not in INTERVALS_MS:
+        if parse.choice(interval, INTERVALS_MS) is None:
             raise bad_request()
         asset = self._asset(req.get("coin"))
         start = parse.uint(req.get("startTime"))

@@ -6,7 +6,8 @@ checked here; they become per-order error statuses.
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple, TypeVar
 
 from hlmm.sim.errors import bad_request
 
@@ -14,6 +15,7 @@ _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _CLOID = re.compile(r"^0x[0-9a-fA-F]{32}$")
 TIFS = {"Alo": "Alo", "Ioc": "Ioc", "Gtc": "Gtc", "FrontendMarket": "Ioc", "LiquidationMarket": "Ioc"}
 _U64 = 1 << 64
+T = TypeVar("T")
 
 
 def is_address(x: object) -> bool:
@@ -67,6 +69,12 @@ def cloid(x: object) -> str:
     return x.lower()
 
 
+def choice(x: object, table: Mapping[str, T]) -> T | None:
+    """``table[x]`` when ``x`` is one of its string keys, else None (a JSON array or object
+    sent where a name belongs is a bad body, not an unhashable-key crash)."""
+    return table.get(x) if isinstance(x, str) else None
+
+
 def oid_or_cloid(x: object) -> int | str:
     return cloid(x) if isinstance(x, str) else uint(x)
 
@@ -93,7 +101,7 @@ def order_wire(w: Any) -> OrderWire:
         raise bad_request()
     if "limit" in t:
         limit = obj(t["limit"])
-        tif = TIFS.get(limit.get("tif"))  # type: ignore[arg-type]
+        tif = choice(limit.get("tif"), TIFS)
         if tif is None:
             raise bad_request()
     elif "trigger" in t:
