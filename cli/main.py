@@ -84,7 +84,11 @@ def _register(group: click.Group, specs: tuple[str, ...]) -> None:
         group.add_command(getattr(importlib.import_module(module_name), attribute))
 
 
-_register(cli, COMMANDS)
+try:
+    _register(cli, COMMANDS)
+except KeyboardInterrupt:  # Ctrl-C in the seconds the commands take to import (scipy, aiohttp)
+    sys.stderr.write("\nhlmm: interrupted\n")
+    raise SystemExit(ExitCode.INTERRUPTED) from None
 
 
 def main() -> None:
