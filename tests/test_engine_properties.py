@@ -102,6 +102,23 @@ class EngineAgainstSim(RuleBasedStateMachine):
                     self.late.append((a.batch_id, resp))
         self._collect()
 
+    @rule(data=st.data())
+    def cancel_everything(self, data):
+        """The kill switch's cancel-all: by cloid, reaching orders whose fate is still open."""
+        now = self.v.now
+        for a in self.m.cancel_all(now, reason="test"):
+            event("cancel all")
+            resp = self.v.post(a.action)
+            fate = data.draw(st.sampled_from(["now", "hold", "timeout"]), label="cancel-all fate")
+            if fate == "now":
+                self.m.on_action_result(a.batch_id, resp, now)
+            elif fate == "hold":
+                self.late.append((a.batch_id, resp))
+            else:
+                self.m.on_action_timeout(a.batch_id, now)
+                self.late.append((a.batch_id, resp))
+        self._collect()
+
     @precondition(lambda self: self.late)
     @rule(data=st.data())
     def deliver_reply(self, data):
