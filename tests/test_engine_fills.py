@@ -136,6 +136,37 @@ def test_fills_before_the_baseline_are_already_in_it(fp):
     assert fp.position("ETH").lots == -4000 and fp.position("ETH").entry_px == 3000
 
 
+def test_history_delivered_before_the_session_snapshot_leaves_the_session_pnl(assets):
+    p = FillProcessor(assets, OrderManager(assets, CloidFactory(session=1)))
+    # the userFills snapshot (history) arrives before clearinghouseState
+    p.on_fills([fill(1, "B", "3000.0", "1.0", coin="ETH", t=T0 - 5000, fee="1.35"),
+                fill(2, "A", "3100.0", "0.4", coin="ETH", t=T0 - 4000, fee="0.56"),
+                fill(3, "B", "95000.0", "0.01", coin="BTC", t=T0 - 3000, fee="0.4")], T0)
+    assert p.position("ETH").realized == 40
+    p.init_position("ETH", "0.6", "3000.0", T0)          # the session starts here
+    eth = p.position("ETH")
+    assert (eth.lots, eth.realized, eth.fees, eth.volume, eth.fills) == (6000, 0, 0, 0, 0)
+    assert eth.entry_px == 3000
+    p.on_fills([fill(4, "A", "3010.0", "0.1", coin="ETH", t=T0 + 1, fee="0.1")], T0 + 2)
+    assert eth.lots == 5000 and eth.realized == 1 and eth.fees == Fraction("0.1")
+    # a coin first seen after the snapshot was flat at its time: its older fills are history
+    assert p.position("SOL").baseline_ms == T0
+    p.on_fills([fill(5, "B", "150.0", "1", coin="SOL", t=T0 - 1)], T0 + 3)
+    assert p.position("SOL").lots == 0
+    assert p.position("BTC").lots == 1000 and p.position("BTC").fills == 1     # never started: still counted
+
+
+def test_start_session_starts_every_coin_from_one_snapshot(assets):
+    p = FillProcessor(assets, OrderManager(assets, CloidFactory(session=1)))
+    p.on_fills([fill(1, "B", "95000.0", "0.01", t=T0 - 3000, fee="0.4"),
+                fill(2, "B", "150.0", "2", coin="SOL", t=T0 - 10)], T0)
+    with capture_logs() as logs:
+        p.start_session({"SOL": ("2", "150.0"), "NOPE": ("1", None)}, T0)
+    assert p.position("BTC").lots == 0 and p.position("BTC").fees == 0 and p.position("BTC").fills == 0
+    assert p.position("SOL").lots == 200 and p.position("SOL").entry_px == 150
+    assert [x["error"] for x in logs if x["event"] == "error"] == ["unknown_coin"]
+
+
 def test_cloid_first_then_oid_and_the_order_is_told(fp, mgr, outcomes):
     (a,) = mgr.submit(Plan("BTC", places=[Place("BTC", BID, 0, 950_000, 100)]), T0, predict=lambda *x: 42)
     (o,) = mgr.live_orders()

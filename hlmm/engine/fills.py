@@ -186,13 +186,16 @@ class FillProcessor:
         self._mk_fills: dict[int, tuple[int, str, int, int, Fraction]] = {}  # seq -> tid, coin, side, pid, notional
         self._mk_seq = 0
         self._last_mid: dict[str, tuple[int, float]] = {}
+        self._baseline_ms: int | None = None     # the session's start snapshot (its exchange time)
 
     # ------------------------------------------------------------------ positions
     def position(self, coin: str) -> Position:
         """The coin's position (created flat on first use)."""
         p = self.positions.get(coin)
         if p is None:
-            p = self.positions[coin] = Position(coin, self.assets[coin].sz_decimals)
+            # a coin first seen after the session's snapshot was flat at its time (call
+            # init_position for every coin the snapshot lists, not only the quoted ones)
+            p = self.positions[coin] = Position(coin, self.assets[coin].sz_decimals, baseline_ms=self._baseline_ms)
         return p
 
     def position_lots(self, coin: str) -> int:
@@ -201,13 +204,29 @@ class FillProcessor:
 
     def init_position(self, coin: str, szi: str, entry_px: str | None, time_ms: int) -> Position:
         """Start ``coin`` from the exchange's position (``clearinghouseState``) at exchange time
-        ``time_ms``: fills at or before it are in that snapshot and will not be applied again."""
+        ``time_ms``: fills at or before it are in that snapshot and will not be applied again, and
+        any of them applied already (a fills snapshot that came first) leave the session's PnL."""
         p = self.position(coin)
         lots = self._szi_lots(coin, szi)
-        p.reset_to(lots, to_fraction(entry_px) if entry_px else None, time_ms)
+        p.reset_to(lots, to_fraction(entry_px) if entry_px else None, time_ms, session_start=True)
+        if self._baseline_ms is None or time_ms > self._baseline_ms:
+            self._baseline_ms = time_ms
         pos_log.info("position_update", coin=coin, position=str(p.size), entry_px=_num(p.entry_px),
                      notional_usd=None, unrealized_pnl_usd=None, source="clearinghouseState")
         return p
+
+    def start_session(self, positions: Mapping[str, tuple[str, str | None]], time_ms: int) -> None:
+        """Start every position from one ``clearinghouseState`` at exchange time ``time_ms``:
+        ``positions`` maps each listed coin to ``(szi, entryPx)``; any other coin known to the
+        processor (fills already seen) was flat at that time. Coins unknown to the registry are
+        logged and skipped."""
+        for coin in sorted(set(positions) | set(self.positions)):
+            if coin not in self.assets:
+                log.error("error", where="engine.fills.start_session", error="unknown_coin",
+                          detail=f"clearinghouseState lists {coin!r}, which the asset registry does not hold")
+                continue
+            szi, entry = positions.get(coin, ("0", None))
+            self.init_position(coin, szi, entry, time_ms)
 
     def _szi_lots(self, coin: str, szi: str) -> int:
         lots = wire.wire_to_units(str(szi), self.assets[coin].sz_decimals)

@@ -48,7 +48,7 @@ class Position:
     fills: int = 0
     baseline_ms: int | None = None  # exchange time of the snapshot the position started from
     corrections: int = 0            # times the exchange's position replaced ours
-    recent: deque = field(default_factory=lambda: deque(maxlen=100_000))  # (time_ms, is_buy, px, lots)
+    recent: deque = field(default_factory=lambda: deque(maxlen=100_000))  # (time_ms, is_buy, px, lots, realized, fee)
 
     @property
     def lot(self) -> Fraction:
@@ -87,7 +87,7 @@ class Position:
         self.fees += fee
         self.volume += px * lots * self.lot
         self.fills += 1
-        self.recent.append((time_ms, is_buy, px, lots))
+        self.recent.append((time_ms, is_buy, px, lots, realized, fee))
         return realized
 
     def _move(self, is_buy: bool, px: Fraction, lots: int) -> Fraction:
@@ -113,20 +113,32 @@ class Position:
     def lots_as_of(self, time_ms: int) -> int:
         """The position as it stood at exchange time ``time_ms`` (fills up to and including it)."""
         later = 0
-        for t, is_buy, _px, lots in reversed(self.recent):
+        for t, is_buy, _px, lots, _r, _f in reversed(self.recent):
             if t <= time_ms:
                 break
             later += lots if is_buy else -lots
         return self.lots - later
 
-    def reset_to(self, lots: int, entry_px: Fraction | None, time_ms: int) -> None:
+    def reset_to(self, lots: int, entry_px: Fraction | None, time_ms: int, *, session_start: bool = False) -> None:
         """Take the exchange's position at ``time_ms`` as the truth. Fills already applied with a
         later time are not in that snapshot: their sizes are moved on top of it again (their
-        realized PnL and fees stay counted once)."""
+        realized PnL and fees stay counted once).
+
+        ``session_start``: the snapshot is where the session begins; fills at or before it that
+        were applied already (a fills snapshot that arrived first) belong to history: their PnL,
+        fees and volume are taken out of the session's figures."""
         later = [e for e in self.recent if e[0] > time_ms]
+        if session_start:
+            for t, _b, px, n, realized, fee in self.recent:
+                if t <= time_ms:
+                    self.realized -= realized
+                    self.fees -= fee
+                    self.volume -= px * n * self.lot
+                    self.fills -= 1
+            self.recent = deque(later, maxlen=self.recent.maxlen)
         self.lots = lots
         self.open_cost = (entry_px or ZERO) * abs(lots) * self.lot
-        for _t, is_buy, px, n in later:
+        for _t, is_buy, px, n, _r, _f in later:
             self._move(is_buy, px, n)
         self.baseline_ms = time_ms if self.baseline_ms is None else max(self.baseline_ms, time_ms)
 
