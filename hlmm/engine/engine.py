@@ -507,6 +507,7 @@ class Engine:
 
     def _after_cycle(self, out: CycleOutcome) -> None:
         tick = self._tick_ns.pop(out.coin, None)
+        out.tick_ns = tick
         if self.metrics is not None:
             self.metrics.observe_cycle(out.coin, out.latency_us / 1e6)
             if tick is not None and out.actions:
@@ -647,11 +648,12 @@ class Engine:
                             error=None)
         return n
 
-    def _send(self, action: OutboundAction) -> None:
+    def _send(self, action: OutboundAction) -> int | str:
         post_id = self.executor.send_action(action.action, lambda ans, a=action: self._on_action_answer(a, ans),
                                             kind=action.kind, items=action.n)
         self.manager.mark_sent(action.batch_id, post_id, wall_ms())
         self.readout.count_sent(action)
+        return post_id
 
     # ------------------------------------------------------------------ connection
     def _on_ws_state(self, event: str, detail: dict) -> None:

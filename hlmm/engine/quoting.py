@@ -31,6 +31,7 @@ from hlmm.engine.gates import Gates
 from hlmm.engine.market_model import MarketModel, MarketNotReady
 from hlmm.engine.order_state import ASK, BID, SIDE_NAMES
 from hlmm.engine.orders import OrderManager, OutboundAction
+from hlmm.engine.plan import Cancel
 from hlmm.engine.predictions import Predictions
 from hlmm.engine.ratebudget import RateBudget
 from hlmm.engine.reconcile import Reconciler, Target
@@ -78,10 +79,13 @@ class CycleOutcome:
 
     coin: str
     actions: list[OutboundAction] = field(default_factory=list)
+    post_ids: list[Any] = field(default_factory=list)   # per action: WebSocket post id, or "http"
     gated: Any = None
     quote: Quote | None = None
     latency_us: float = 0.0
     skipped: str = ""
+    book_time_ms: int = 0          # exchange time of the book snapshot the cycle quoted on
+    tick_ns: int | None = None     # receive time (monotonic ns) of the book frame that triggered it
 
 
 class Quoter:
@@ -89,7 +93,7 @@ class Quoter:
 
     def __init__(self, coins: dict[str, CoinState], *, strategy: Strategy, manager: OrderManager,
                  reconciler: Reconciler, gates: Gates, rate: RateBudget, fills: FillProcessor,
-                 predictions: Predictions, send: Callable[[OutboundAction], None],
+                 predictions: Predictions, send: Callable[[OutboundAction], Any],
                  account: Callable[[], AccountSnapshot | None], wall_ms: Callable[[], int],
                  max_position_usd: Callable[[str], float],
                  on_cycle: Callable[[CycleOutcome], None] | None = None) -> None:
@@ -101,7 +105,7 @@ class Quoter:
         self.rate = rate
         self.fills = fills
         self.predictions = predictions
-        self.send = send            # signs once and posts (the engine's executor path)
+        self.send = send            # signs once and posts (the engine's executor path); returns the post id
         self.account = account
         self.wall_ms = wall_ms
         self.max_position_usd = max_position_usd
@@ -140,7 +144,7 @@ class Quoter:
         t0 = time.perf_counter_ns()
         st = self.coins[coin]
         now_ms = self.wall_ms()
-        out = CycleOutcome(coin)
+        out = CycleOutcome(coin, book_time_ms=st.model.book.time_ms)
         self._update_warm(st, now_ms)
         account = self.account_state(st)
         quote: Quote | None = None
@@ -165,7 +169,7 @@ class Quoter:
         position_lots = self.fills.position_lots(coin)
         mid_units = (book.best_bid_units() + book.best_ask_units()) // 2 if book.two_sided else 0
         plan = self.reconciler.plan(coin, target, mid_units=mid_units, prefer=self.rate.scarcer(now_ms))
-        gated = self.gates.apply(plan, inputs, position_lots, now_ms)
+        gated = self._uncrossed(st, self.gates.apply(plan, inputs, position_lots, now_ms))
         out.gated = gated
         ladder = quote.ladder if quote is not None else None
         if ladder is not None and quote.params is not None:
@@ -179,7 +183,7 @@ class Quoter:
         if not gated.empty:
             actions = self.manager.submit(gated, now_ms, predict=self.predictions.predictor)
             for action in actions:
-                self.send(action)
+                out.post_ids.append(self.send(action))
             out.actions = actions
             if gated.modifies or gated.places:
                 self.gates.note_requoted(coin, now_ms)
@@ -193,44 +197,45 @@ class Quoter:
         return out
 
     def _checked(self, st: CoinState, target: Ladder | Target) -> Ladder | Target:
-        """A ladder whose touch would cross the mid, or a custom target's invalid levels, never go out."""
-        book = st.model.book
-        bid_u, ask_u = book.best_bid_units(), book.best_ask_units()
-        mid2 = bid_u + ask_u            # twice the mid, in price units: exact comparisons
+        """A custom target's levels that are not valid orders are dropped with the exchange's reason
+        (a computed ladder is valid by construction; the mid is checked on what goes out:
+        :meth:`_uncrossed`)."""
         if isinstance(target, Ladder):
-            ok = True
-            for side, name in ((BID, "bids"), (ASK, "asks")):
-                s = getattr(target, name)
-                px = s.px_units[s.quoted]
-                if len(px) and ((side == BID and 2 * int(px.max()) >= mid2) or
-                                (side == ASK and 2 * int(px.min()) <= mid2)):
-                    ok = False
-                    bad = int(px.max() if side == BID else px.min())
-                    log.warning("quote_crossed", coin=st.coin, side=SIDE_NAMES[side],
-                                px=wire.price_to_wire(bad, st.asset), mid=book.mid())
-            return target if ok else Target.empty()
+            return target
         sides = []
         for side, px_list, sz_list in ((BID, target.bid_px, target.bid_sz), (ASK, target.ask_px, target.ask_sz)):
-            px_out, sz_out = [], []
-            for level, (px, sz) in enumerate(zip(px_list, sz_list)):
-                px, sz = int(px), int(sz)
-                if sz <= 0:
-                    px_out.append(px)
-                    sz_out.append(0)
-                    continue
-                why = wire.check_order(px, sz, st.asset)
-                crossed = (side == BID and 2 * px >= mid2) or (side == ASK and 2 * px <= mid2)
-                if crossed:
-                    log.warning("quote_crossed", coin=st.coin, side=SIDE_NAMES[side], px=str(px), mid=book.mid())
-                if why is not None or crossed:
+            px_out, sz_out = [int(px) for px in px_list], [int(sz) for sz in sz_list]
+            for level, (px, sz) in enumerate(zip(px_out, sz_out)):
+                why = wire.check_order(px, sz, st.asset) if sz > 0 else None
+                if why is not None:
                     ladder_log.info("ladder_level_dropped", coin=st.coin, side=SIDE_NAMES[side], ladder_level=level,
-                                    px=str(px), sz=str(sz), notional_usd=None,
-                                    cause="crosses_mid" if crossed else why)
-                    sz = 0
-                px_out.append(px)
-                sz_out.append(sz)
+                                    px=str(px), sz=str(sz), notional_usd=None, cause=why)
+                    sz_out[level] = 0
             sides.append((px_out, sz_out))
         return Target(sides[0][0], sides[0][1], sides[1][0], sides[1][1])
+
+    def _uncrossed(self, st: CoinState, gated: Any) -> Any:
+        """The last guard before sending: a place or modify at or through the mid is not sent (a
+        modify becomes a cancel), whatever produced it. Checks only what goes out, in integers."""
+        book = st.model.book
+        mid2 = book.best_bid_units() + book.best_ask_units()
+        if mid2 <= 0:
+            return gated
+
+        def crossed(side: int, px: int) -> bool:
+            return 2 * px >= mid2 if side == BID else 2 * px <= mid2
+
+        bad = [p for p in gated.places if crossed(p.side, p.px_units)]
+        bad_m = [m for m in gated.modifies if crossed(m.side, m.px_units)]
+        if not bad and not bad_m:
+            return gated
+        for it in (*bad, *bad_m):
+            log.warning("quote_crossed", coin=st.coin, side=SIDE_NAMES[it.side],
+                        px=wire.price_to_wire(it.px_units, st.asset), mid=book.mid())
+        gated.places = [p for p in gated.places if p not in bad]
+        gated.modifies = [m for m in gated.modifies if m not in bad_m]
+        gated.cancels = list(gated.cancels) + [Cancel(m.handle, m.coin, m.side, "quote_crossed") for m in bad_m]
+        return gated
 
     def _update_warm(self, st: CoinState, now_ms: int) -> None:
         if st.warm:

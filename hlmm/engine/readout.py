@@ -130,19 +130,16 @@ class Readout:
                    spread_capture=float(t.spread_capture), adverse_selection=self._adverse(coin))
 
     def _adverse(self, coin: str) -> float:
-        """Adverse selection in USD at the attribution horizon: exact when one coin is quoted,
-        else the coin's mean markout times its measured notional."""
+        """Adverse selection in USD at the attribution horizon: the coin's mean markout there
+        (over the fills whose horizon has passed) times their average notional."""
         e = self.e
-        if len(e.coins) == 1:
-            return float(e.fills.attribution.adverse_selection)
         mk = e.fills.markouts(coin).summary()
         horizon = e.fills.attribution_horizon_ms
+        t = self.totals.get(coin, _CoinTotals())
+        fills = t.fills_bid + t.fills_ask
         for row in mk["horizons"]:
-            if row["horizon_ms"] == horizon and row["n"] and math.isfinite(row["as_mean_bps"]):
-                t = self.totals.get(coin, _CoinTotals())
-                fills = t.fills_bid + t.fills_ask
-                avg = float(t.notional_measured) / fills if fills else 0.0
-                return row["as_mean_bps"] * row["n"] * avg / 1e4
+            if row["horizon_ms"] == horizon and row["n"] and fills and math.isfinite(row["as_mean_bps"]):
+                return row["as_mean_bps"] * row["n"] * float(t.notional_measured) / fills / 1e4
         return 0.0
 
     def session_pnl(self) -> tuple[float, dict[str, float]]:

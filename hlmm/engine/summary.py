@@ -108,7 +108,7 @@ class SessionSummary:
         ]
         if self.kill_switch:
             lines.append(f"  KILL SWITCH fired: {self.kill_switch}")
-        head = ("COIN", "FILLS", "VOLUME", "POSITION", "NOTIONAL", "PNL", "REALIZED", "UNREALIZED", "FEES",
+        head = ("COIN", "FILLS B/A", "VOLUME", "POSITION", "NOTIONAL", "PNL", "REALIZED", "UNREALIZED", "FEES",
                 "FUNDING", "SPREAD_CAP", "ADV_SEL", "INVENTORY", "PLACED", "MODIFIED", "CANCELLED", "REJECTED")
         rows = [head]
         for a in self.assets:
