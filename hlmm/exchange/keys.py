@@ -260,7 +260,41 @@ def _read_keystore(where: str) -> dict[str, Any]:
         _fail(f"keystore {where} is not an Ethereum keystore v3 file (no 'crypto' section)")
     if keyfile.get("version") != 3:
         _fail(f"keystore {where} has version {keyfile.get('version')!r}; only version 3 is supported")
+    problem = _kdf_cost_problem(keyfile.get("crypto", keyfile.get("Crypto")))
+    if problem is not None:
+        _fail(f"keystore {where}: the file is damaged: {problem}")
     return keyfile
+
+
+# The most work a keystore may ask of us. Real writers use scrypt n=2**18 r=8 p=1 (geth,
+# eth-account; 256 MiB) or pbkdf2 with 262144 rounds. A damaged or hostile file asking for far
+# more would hang the process or exhaust memory instead of failing.
+_KDF_LIMITS = {
+    "scrypt": {"n": 1 << 22, "r": 64, "p": 64},
+    "pbkdf2": {"c": 10_000_000},
+}
+_SCRYPT_MAX_MEMORY_BLOCKS = 1 << 24   # n * r; scrypt needs 128 * n * r bytes (here 2 GiB)
+_SCRYPT_MAX_WORK = 1 << 25            # n * r * p, 16x the standard
+
+
+def _kdf_cost_problem(crypto: dict[str, Any]) -> str | None:
+    """Why the KDF parameters are beyond any real keystore, or None (decrypt judges the rest)."""
+    params = crypto.get("kdfparams")
+    if not isinstance(params, dict):
+        return None
+    ints = {k: v for k, v in params.items() if type(v) is int}
+    dklen = ints.get("dklen")
+    if dklen is not None and not 32 <= dklen <= 64:
+        return f"kdfparams.dklen = {dklen} (a keystore derives a 32-byte key)"
+    kdf = crypto.get("kdf")
+    for name, limit in (_KDF_LIMITS.get(kdf, {}) if isinstance(kdf, str) else {}).items():
+        if ints.get(name, 0) > limit:
+            return f"kdfparams.{name} = {ints[name]} is far beyond any real keystore (at most {limit})"
+    if kdf == "scrypt":
+        n, r, p = ints.get("n", 1), ints.get("r", 1), ints.get("p", 1)
+        if n * r > _SCRYPT_MAX_MEMORY_BLOCKS or n * r * p > _SCRYPT_MAX_WORK:
+            return f"kdfparams.n = {n}, r = {r}, p = {p} ask for more work than any real keystore"
+    return None
 
 
 def _decrypt_keystore(keyfile: dict[str, Any], password: str) -> tuple[bytes | None, str | None]:
