@@ -563,7 +563,7 @@ class WsClient:
                 self._resubscribed()
 
     def _on_post_reply(self, body: Any, data: bytes) -> None:
-        if not isinstance(body, dict) or not isinstance(body.get("id"), int):
+        if not isinstance(body, dict) or type(body.get("id")) is not int:  # JSON true is not post 1
             self._malformed(data, b"post", "post reply without an id")
             return
         response = body.get("response")
