@@ -162,8 +162,9 @@ def _panel(as_json: bool) -> tuple[StatusPanel, object]:
 
 def _logging(cfg: Config, log_file: Path | None, console: object, panel: StatusPanel) -> None:
     logging_cfg = cfg.logging
-    if panel.tty and panel.enabled and "logging.console_level" not in cfg.sources:
-        # the panel shows the state; the console keeps to what needs attention
+    if "logging.console_level" not in cfg.sources:
+        # the status panel (or line) shows the state and the JSON log has every event; the console
+        # keeps to what needs attention unless the config asks for more
         logging_cfg = dataclasses.replace(logging_cfg, console_level="warning")
     configure_logging_from(logging_cfg, file=log_file or state().log_file, console_stream=console)
 

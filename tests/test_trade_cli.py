@@ -121,3 +121,37 @@ def test_bad_options_are_usage_errors(tmp_path, args, text):
     proc = hlmm("trade", *args, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert text in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_metrics_are_served_while_trading(tmp_path):
+    import urllib.request
+    (tmp_path / "hlmm.toml").write_text(FAST_CONFIG)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("HLMM_PRIVATE_KEY", "HLMM_CONFIG")}
+    env.update(PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "trade", "--duration", "20", "--json",
+                             "--metrics-port", str(port), "--sim-seed", "6"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    body = ""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and 'hlmm_levels_quoted{coin="BTC",side="bid"}' not in body:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                body = r.read().decode()
+                ctype = r.headers["Content-Type"]
+        except OSError:
+            time.sleep(0.5)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err[-2000:]
+    assert ctype.startswith("text/plain")
+    for series in ("hlmm_position{coin=\"BTC\"}", "hlmm_pnl_usd{coin=\"BTC\",component=\"total\"}",
+                   "hlmm_rate_headroom_fraction", "hlmm_loop_busy_seconds_bucket", "hlmm_ws_connected 1.0"):
+        assert series in body, series
+    assert f"metrics at http://127.0.0.1:{port}/metrics" in err
