@@ -81,6 +81,8 @@ def test_summary_matches_the_exchange(session):
     for a in s.assets:
         assert a.position == szi.get(a.coin, 0.0)
     assert s.fills == len(session["exchange_fills"])
+    # the PnL split adds up to the exchange's account value change (to its micro-USD rounding per fill)
+    assert abs(s.pnl.total - s.account_change) <= 1e-6 * (s.fills + 1)
 
 
 def test_the_log_carries_the_events_the_audit_reads(session):

@@ -332,6 +332,7 @@ class Engine:
             pos = positions.get(coin) or {}
             self.fills.init_position(coin, str(pos.get("szi", "0")), pos.get("entryPx"), t)
         self.account = self.account_start = account_snapshot(ch, t)
+        self.readout.start_clearinghouse = ch
 
     def _warm_from_history(self) -> None:
         now = wall_ms()

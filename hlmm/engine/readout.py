@@ -44,6 +44,7 @@ class Readout:
         self.e = engine
         self.totals: dict[str, _CoinTotals] = {c: _CoinTotals() for c in engine.coins}
         self._busy: deque[float] = deque(maxlen=_BUSY_WINDOW)
+        self.start_clearinghouse: dict[str, Any] | None = None
         self.final_clearinghouse: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ feeds
@@ -211,9 +212,16 @@ class Readout:
             state=state)
 
     def summary(self, reason: str, open_left: int, confirmed: bool) -> SessionSummary:
+        """The session summary; its unrealized PnL is the exchange's (at its mark price) when the
+        final clearinghouseState was read, so the PnL total matches the account value change."""
         e = self.e
         status = self.status()
         status.state = "stopped"
+        if self.final_clearinghouse is not None:
+            start = _unrealized(self.start_clearinghouse)
+            end = _unrealized(self.final_clearinghouse)
+            for a in status.assets:
+                a.pnl.unrealized = end.get(a.coin, 0.0) - start.get(a.coin, 0.0)
         killed = e.gates is not None and e.gates.killed
         code = ExitCode.KILL_SWITCH if killed else (ExitCode.INTERRUPTED if reason == "SIGINT" else ExitCode.OK)
         now = datetime.now(timezone.utc)
@@ -226,6 +234,19 @@ class Readout:
             untracked_fills=e.untracked_fills, duplicate_fills=e.duplicate_fills,
             account_value_start=e.account_start.account_value if e.account_start else math.nan,
             account_value_end=e.account.account_value if e.account else math.nan, params_file=e.params_file)
+
+
+def _unrealized(ch: dict[str, Any] | None) -> dict[str, float]:
+    """Each coin's unrealizedPnl in a clearinghouseState (the exchange's mark)."""
+    out: dict[str, float] = {}
+    for entry in (ch or {}).get("assetPositions") or []:
+        pos = entry.get("position") if isinstance(entry, dict) else None
+        if isinstance(pos, dict) and "coin" in pos:
+            try:
+                out[pos["coin"]] = float(pos.get("unrealizedPnl") or 0.0)
+            except (TypeError, ValueError):
+                continue
+    return out
 
 
 def e_now_ms() -> int:
