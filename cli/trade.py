@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from cli.common import config_path, json_option, load_cli_config, print_json, state, wants_json
-from hlmm.config import Config, venue_is_mainnet
+from hlmm.config import Config
 from hlmm.engine.engine import Engine
 from hlmm.engine.status import StatusPanel
 from hlmm.errors import ConfigError, ExitCode, RefusedError

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import socket
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -71,21 +69,6 @@ def test_latencies_are_histograms():
     assert s[("hlmm_loop_busy_seconds_count", ())] == 1
     assert s[("hlmm_quote_cycle_seconds_sum", (("coin", "BTC"),))] == pytest.approx(0.002)
     assert s[("hlmm_tick_to_order_seconds_count", (("coin", "BTC"),))] == 1
-
-
-def _serve_until(loop: EventLoop, server: MetricsServer, fn):
-    """Run ``fn`` (a blocking client) while the loop serves, by interleaving with a short socket timeout."""
-    result = {}
-
-    def step():
-        if "done" not in result:
-            try:
-                result["value"] = fn()
-            except Exception as exc:   # noqa: BLE001 - handed back to the test
-                result["value"] = exc
-            result["done"] = True
-
-    return result, step
 
 
 def test_server_answers_get_metrics_from_the_loop_without_threads():
