@@ -11,6 +11,7 @@ CLI and tests share one parser.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
@@ -63,6 +64,11 @@ class AssetConfig:
             raise SimConfigError(f"{where}: max_leverage must be an integer in [1, 200], got {self.max_leverage!r}")
         if not _positive_number(self.start_px):
             raise SimConfigError(f"{where}: start_px must be a positive number, got {self.start_px!r}")
+        # from one price unit up to exact float units: a price the rounding path can express
+        lo, hi = 10.0 ** -self.px_decimals, 2.0 ** 53 / 10 ** self.px_decimals
+        if not lo <= self.start_px <= hi:
+            raise SimConfigError(f"{where}: start_px must be between {lo:g} and {hi:.6g} with "
+                                 f"sz_decimals {self.sz_decimals}, got {self.start_px!r}")
         if not _positive_number(self.impact_notional_usd):
             raise SimConfigError(f"{where}: impact_notional_usd must be positive, got {self.impact_notional_usd!r}")
         if self.margin_tiers:
@@ -76,8 +82,12 @@ class AssetConfig:
                 )
 
 
+def _finite_number(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
 def _positive_number(x: object) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 and x == x and x != float("inf")
+    return _finite_number(x) and x > 0  # type: ignore[operator]
 
 
 def default_assets() -> tuple[AssetConfig, ...]:
@@ -175,15 +185,15 @@ class SimConfig:
                 raise SimConfigError(f"{name} must be an integer >= {lo}, got {v!r}")
         for name in ("min_notional_usd", "schedule_cancel_min_volume_usd"):
             v = getattr(self, name)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
-                raise SimConfigError(f"{name} must be a number >= 0, got {v!r}")
+            if not _finite_number(v) or v < 0:
+                raise SimConfigError(f"{name} must be a finite number >= 0, got {v!r}")
         if not isinstance(self.demo_accounts, dict):
             raise SimConfigError("demo_accounts must be a mapping address -> USDC")
         for addr, usdc in self.demo_accounts.items():
             if not isinstance(addr, str) or not _ADDRESS.match(addr):
                 raise SimConfigError(f"demo_accounts: {addr!r} is not a 0x-prefixed 40-hex address")
-            if not isinstance(usdc, (int, float)) or isinstance(usdc, bool) or usdc < 0:
-                raise SimConfigError(f"demo_accounts[{addr}]: USDC must be a number >= 0, got {usdc!r}")
+            if not _finite_number(usdc) or usdc < 0:
+                raise SimConfigError(f"demo_accounts[{addr}]: USDC must be a finite number >= 0, got {usdc!r}")
 
     # ---- construction from plain data -----------------------------------------
     @classmethod

@@ -8,6 +8,7 @@ with the same seed and the same sequence of pushes makes the same decisions.
 """
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -71,6 +72,8 @@ class TransportFaults:
             kind, _ = FAULT_KEYS[key]
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise FaultConfigError(f"{key} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise FaultConfigError(f"{key} must be a finite number, got {value!r}")
             if kind is int and value != int(value):
                 raise FaultConfigError(f"{key} must be a whole number, got {value!r}")
             number = kind(value)
