@@ -93,8 +93,9 @@ def test_usage_errors_exit_2(runner):
 
 def test_commands_are_registered_from_their_modules():
     assert "cli.config:config" in COMMANDS
-    assert {"config"} <= set(cli.commands)
-    assert set(cli.commands["config"].commands) == {"check", "events"}
+    ctx = click.Context(cli)
+    assert {"config"} <= set(cli.list_commands(ctx))
+    assert set(cli.get_command(ctx, "config").commands) == {"check", "events"}
 
 
 # ------------------------------------------------------------------- error reporting

@@ -8,8 +8,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Sends SIGINT to itself while cli.main imports a command module: the seconds-long window
-# (scipy, aiohttp) in which a user's Ctrl-C used to print a KeyboardInterrupt traceback.
+# Sends SIGINT to itself while cli.main imports a command module (now on demand, when the command
+# runs): the seconds-long window (scipy, aiohttp) in which a Ctrl-C used to print a traceback.
 _CTRL_C_DURING_IMPORT = """
 import os, signal, sys
 class CtrlC:
@@ -18,7 +18,7 @@ class CtrlC:
             os.kill(os.getpid(), signal.SIGINT)
         return None
 sys.meta_path.insert(0, CtrlC())
-sys.argv = ["hlmm", "--version"]
+sys.argv = ["hlmm", "sim", "--help"]
 from cli.main import main
 main()
 """
