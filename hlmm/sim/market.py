@@ -90,6 +90,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hlmm._core import rounding as _r
+from hlmm.sim.config import SimConfigError
 from hlmm.sim.fair_price import CHUNK_STEPS, FairPath
 from hlmm.sim.market_params import REGIMES, CoinParams, MarketParams
 
@@ -225,6 +226,10 @@ class _CoinFlow:
         self._salt = zlib.crc32(f"{seed}:{coin}".encode())
         start_units = start_px * self.px_scale
         tick = _r.py_price_tick_units(_r.py_price_to_units(start_px, self.pxd, 0), self.pxd)
+        if tick <= 0:  # the rounding path's "no valid value": no grid to quote on (SimConfig refuses
+            # such prices, but a replay's first mid or an embedder may hand one in directly)
+            raise SimConfigError(f"{coin}: start price {start_px!r} is off the price grid the rounding path can "
+                                 f"express with {self.pxd} price decimals")
         want = cp.level_spacing_bps * 1e-4 * start_units
         self.grid = max(tick, math.ceil(want / tick - 1e-9) * tick)
         self.spacing_bps = self.grid / start_units * 1e4
