@@ -1,7 +1,6 @@
 """``hlmm ladder-preview``: the ladder hlmm would quote now, explained; nothing is sent (wiring only)."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import click
@@ -9,7 +8,10 @@ import click
 from cli.common import json_option, load_cli_config, print_json, print_table, state, wants_json
 from hlmm.engine.preview import (
     DEFAULT_ACCOUNT_VALUE_USD,
+    MAX_WHAT_IF_USD,
     SIM_BOOK_WAIT_S,
+    WhatIfError,
+    check_what_if,
     preview_from_book,
     preview_from_venue,
     venue_session,
@@ -29,9 +31,15 @@ def _venue_param(ctx: click.Context, param: click.Parameter, value: str | None) 
     return value
 
 
-def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    if not math.isfinite(value):
-        raise click.BadParameter(f"must be a finite number, got {value}")
+def _what_if(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """--position / --account-value: the library's range check, as a usage error naming the option."""
+    try:
+        if param.name == "position":
+            check_what_if(value, DEFAULT_ACCOUNT_VALUE_USD)
+        else:
+            check_what_if(0.0, value)
+    except WhatIfError as exc:
+        raise click.BadParameter(exc.reason) from None
     return value
 
 
@@ -46,11 +54,12 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
                    "venue's live book; works offline.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               metavar="FILE", help="Config file (TOML); overrides the global --config.")
-@click.option("--position", default=0.0, show_default=True, type=float, callback=_finite, metavar="Q",
-              help="What-if position in coins (negative = short).")
-@click.option("--account-value", default=DEFAULT_ACCOUNT_VALUE_USD, show_default=True,
-              type=click.FloatRange(0, max_open=False), callback=_finite, metavar="USD",
-              help="What-if account value; the free margin is what the exchange would report for it.")
+@click.option("--position", default=0.0, show_default=True, type=float, callback=_what_if, metavar="Q",
+              help=f"What-if position in coins (negative = short); |Q x mid| at most ${MAX_WHAT_IF_USD:g}.")
+@click.option("--account-value", default=DEFAULT_ACCOUNT_VALUE_USD, show_default=True, type=float,
+              callback=_what_if, metavar="USD",
+              help=f"What-if account value (0 to {MAX_WHAT_IF_USD:g}); the free margin is what the exchange would "
+                   "report for it.")
 @click.option("--levels", default=None, type=click.IntRange(1, 25), metavar="N",
               help="Levels per side (default: strategy.levels_per_side).")
 @json_option
@@ -77,16 +86,19 @@ def ladder_preview(coin: str, venue: str | None, book_file: Path | None, config_
     if plot_file is not None:
         require_matplotlib()                 # fail before any network work
     options = {"position": position, "account_value": account_value, "levels": levels}
-    if book_file is not None:
-        if venue is None:
-            preview = preview_from_book(cfg, coin, book_file, **options)
+    try:
+        if book_file is not None:
+            if venue is None:
+                preview = preview_from_book(cfg, coin, book_file, **options)
+            else:
+                with venue_session(venue, coin) as where:
+                    preview = preview_from_book(cfg, coin, book_file, venue=where, **options)
         else:
-            with venue_session(venue, coin) as where:
-                preview = preview_from_book(cfg, coin, book_file, venue=where, **options)
-    else:
-        with venue_session(venue or "mainnet", coin) as (name, url):
-            preview = preview_from_venue(cfg, coin, name, url, book_wait_s=SIM_BOOK_WAIT_S if name == "sim" else 0.0,
-                                         **options)
+            with venue_session(venue or "mainnet", coin) as (name, url):
+                preview = preview_from_venue(cfg, coin, name, url,
+                                             book_wait_s=SIM_BOOK_WAIT_S if name == "sim" else 0.0, **options)
+    except WhatIfError as exc:  # the position's notional, known once the mid is
+        raise click.BadParameter(exc.reason, param_hint=f"'--{exc.field.replace('_', '-')}'") from None
     as_json = wants_json(as_json)
     if as_json:
         print_json(preview.to_dict())

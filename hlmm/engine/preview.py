@@ -51,6 +51,9 @@ CANDLE_MINUTES = HISTORY_CANDLE_MINUTES   # the model's cold-start window, as hl
 SIM_BOOK_WAIT_S = 10.0          # a freshly started sim's market needs a moment to post its book
 MAX_BOOK_FILE_BYTES = 1 << 20
 OFFLINE_HINT = "use --venue sim for hlmm's local simulated exchange, or --book FILE for a saved l2Book"
+# The what-if account's range: beyond any real account, a preview's skew and sizes stop meaning anything.
+MAX_WHAT_IF_USD = 1e12          # account value, and the position's notional at the mid
+MAX_WHAT_IF_POSITION = 1e15     # coins: the bound known before the mid is (cheap coins trade in billions)
 
 # What each reason code means in a preview: for a quoted level (what bound its size) and for a dropped one.
 BOUND_MEANING = {
@@ -70,6 +73,35 @@ DROP_MEANING = {
     "price_collision": "rounds onto the previous level's price (tick coarser than the level spacing)",
     "invalid_price": "no valid price on its side of the mid",
 }
+
+
+# ----------------------------------------------------------------------------- the what-if account
+
+
+class WhatIfError(InputError):
+    """A what-if value outside the range a preview means anything for; ``field`` names the argument
+    (``position`` or ``account_value``) and ``reason`` says what range it must lie in."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field, self.reason = field, reason
+        super().__init__(f"{field}: {reason}")
+
+
+def check_what_if(position: float, account_value: float, mid: float | None = None) -> None:
+    """Raise :class:`WhatIfError` unless the what-if account is finite and in range (the position's
+    notional is checked too once ``mid`` is known)."""
+    if not math.isfinite(position):
+        raise WhatIfError("position", f"must be a finite number, got {position}")
+    if abs(position) > MAX_WHAT_IF_POSITION:
+        raise WhatIfError("position", f"must be between {-MAX_WHAT_IF_POSITION:g} and {MAX_WHAT_IF_POSITION:g} "
+                                      f"coins, got {position:g}")
+    if mid is not None and abs(position) * mid > MAX_WHAT_IF_USD:
+        raise WhatIfError("position", f"|position x mid| must be at most ${MAX_WHAT_IF_USD:g}, got "
+                                      f"{abs(position):g} x {mid:g} = ${abs(position) * mid:.4g}")
+    if not math.isfinite(account_value):
+        raise WhatIfError("account_value", f"must be a finite number, got {account_value}")
+    if not 0 <= account_value <= MAX_WHAT_IF_USD:
+        raise WhatIfError("account_value", f"must be between 0 and {MAX_WHAT_IF_USD:g} USD, got {account_value:g}")
 
 
 # ----------------------------------------------------------------------------- market data
@@ -415,7 +447,9 @@ def build_preview(cfg: Config, data: MarketData, *, position: float = 0.0,
                   account_value: float = DEFAULT_ACCOUNT_VALUE_USD, levels: int | None = None,
                   source: Mapping[str, Any] | None = None) -> Preview:
     """Warm a model from ``data`` and quote for a what-if account: the same ``MarketModel.quote()``
-    ``hlmm trade`` uses.  ``levels`` overrides ``strategy.levels_per_side``."""
+    ``hlmm trade`` uses.  ``levels`` overrides ``strategy.levels_per_side``.  An out-of-range what-if
+    account is a :class:`WhatIfError`."""
+    check_what_if(position, account_value)
     model = MarketModel.from_config(cfg, data.asset)
     if levels is not None:
         model = MarketModel(data.asset, dataclasses.replace(model.strategy, levels_per_side=levels), model.risk)
@@ -430,6 +464,7 @@ def build_preview(cfg: Config, data: MarketData, *, position: float = 0.0,
         raise MarketNotReady(f"{data.coin}: the book is not two-sided ({book.bid_depth} bid and {book.ask_depth} "
                              "ask levels): nothing to quote around")
     mid = book.mid()
+    check_what_if(position, account_value, mid)
     account = AccountState.hypothetical(account_value, position, mid, model.allowed_leverage(position, mid))
     params, ladder, why = model.quote(account)
     rows, dropped = _rows(ladder, params.to_dict())
@@ -453,6 +488,7 @@ def build_preview(cfg: Config, data: MarketData, *, position: float = 0.0,
 def preview_from_venue(cfg: Config, coin: str, venue_name: str, url: str, *, book_wait_s: float = 0.0,
                        timeout_s: float | None = None, **kw: Any) -> Preview:
     """Fetch from a venue and build the preview; an unreachable venue is a VenueUnreachableError."""
+    check_what_if(kw.get("position", 0.0), kw.get("account_value", DEFAULT_ACCOUNT_VALUE_USD))  # before the network
     info = InfoClient(url, timeout=timeout_s or cfg.exchange.request_timeout_s)
     try:
         data = fetch_market_data(info, coin, book_wait_s=book_wait_s)
@@ -466,6 +502,7 @@ def preview_from_venue(cfg: Config, coin: str, venue_name: str, url: str, *, boo
 def preview_from_book(cfg: Config, coin: str, book_file: str | Path, *, venue: tuple[str, str] | None = None,
                       timeout_s: float | None = None, **kw: Any) -> Preview:
     """A preview of a saved book; asset rules from ``venue`` (name, url) if given, else the bundled meta."""
+    check_what_if(kw.get("position", 0.0), kw.get("account_value", DEFAULT_ACCOUNT_VALUE_USD))  # before any I/O
     raw = read_book_file(book_file)
     registry = None
     src: dict[str, Any] = {"venue": None, "url": None, "book_file": str(book_file)}
