@@ -47,6 +47,16 @@ _PREFIX = b'{"channel":"'
 _PREFIX_LEN = len(_PREFIX)
 _PING = '{"method":"ping"}'
 _INTERNAL = (b"pong", b"post", b"subscriptionResponse", b"error")
+# Channels Hyperliquid sends (protocol reference §WS), counted per name in ``stats.by_channel``
+# with those a caller listens on; any other name goes to one bucket so a broken or hostile server
+# cannot grow the counters for a whole session.
+KNOWN_CHANNELS = frozenset(name.encode() for name in (
+    "allMids", "l2Book", "trades", "bbo", "candle", "orderUpdates", "user", "userFills", "userFundings",
+    "userNonFundingLedgerUpdates", "activeAssetCtx", "activeSpotAssetCtx", "activeAssetData", "webData2",
+    "webData3", "notification", "twapStates", "clearinghouseState", "openOrders", "userTwapSliceFills",
+    "userTwapHistory", "spotState", "allDexsClearinghouseState", "allDexsAssetCtxs", "fastAssetCtxs",
+)) | frozenset(_INTERNAL)
+OTHER_CHANNELS = b"(other)"
 
 StateEvent = Literal["connected", "disconnected", "resubscribed"]
 PostState = Literal["pending", "ok", "error", "timeout", "lost"]
@@ -104,7 +114,7 @@ class WsStats:
     post_timeouts: int = 0
     late_replies: int = 0
     server_errors: int = 0
-    by_channel: dict = field(default_factory=dict)
+    by_channel: dict = field(default_factory=dict)  # channel -> frames; unknown names under OTHER_CHANNELS
 
 
 def subscription_key(subscription: dict[str, Any]) -> str:
@@ -473,7 +483,8 @@ class WsClient:
                 return
             channel = name.encode()
         by_channel = stats.by_channel
-        by_channel[channel] = by_channel.get(channel, 0) + 1
+        counted = channel if channel in KNOWN_CHANNELS or channel in self._handlers else OTHER_CHANNELS
+        by_channel[counted] = by_channel.get(counted, 0) + 1
         if channel in _INTERNAL:
             if msg is None:
                 msg = self._decode(data, channel)
