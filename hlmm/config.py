@@ -625,10 +625,12 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raise config_error(shown, issues, lines)
     sources = {key: shown for key in leaf_keys(data)}
     merged = data
+    include_line = lines.get("include")
     for name in includes:
         inc_path = Path(name) if os.path.isabs(name) else file.parent / name
         inc_shown = os.fspath(inc_path)
-        fragment, inc_lines = read_toml(inc_path)
+        by = f"{shown}:{include_line}" if include_line else shown
+        fragment, inc_lines = read_toml(inc_path, included_by=f"{by}: include {toml_value(name)}")
         issues = _fragment_issues(fragment, merged)
         if issues:
             raise config_error(inc_shown, issues, inc_lines)

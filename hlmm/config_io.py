@@ -119,21 +119,26 @@ def find_line(key: str, lines: Mapping[str, int]) -> int | None:
 # --------------------------------------------------------------------------------- reading
 
 
-def read_toml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
-    """Parse one TOML file into data and key lines; every failure is a ConfigError naming the file."""
+def read_toml(path: Path, *, included_by: str | None = None) -> tuple[dict[str, Any], dict[str, int]]:
+    """Parse one TOML file into data and key lines; every failure is a ConfigError naming the file.
+
+    ``included_by`` (e.g. ``'main.toml:3: include "frag.toml"'``) prefixes the errors about the
+    file as a whole (missing, a directory, unreadable, not UTF-8), which name no line of their own.
+    """
     shown = str(path)
+    where = f"{included_by}: " if included_by else ""
     try:
         raw_bytes = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {shown}") from None
+        raise ConfigError(f"{where}config file not found: {shown}") from None
     except IsADirectoryError:
-        raise ConfigError(f"config path is a directory, not a file: {shown}") from None
+        raise ConfigError(f"{where}config path is a directory, not a file: {shown}") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {shown}: {exc.strerror or exc}") from None
+        raise ConfigError(f"{where}cannot read config file {shown}: {exc.strerror or exc}") from None
     try:
         text = raw_bytes.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{shown}: not UTF-8 text (bad byte at offset {exc.start})") from None
+        raise ConfigError(f"{where}{shown}: not UTF-8 text (bad byte at offset {exc.start})") from None
     refuse_keys_in_text(text, shown)
     try:
         data = tomli.loads(text)
