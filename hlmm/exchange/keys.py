@@ -260,10 +260,27 @@ def _read_keystore(where: str) -> dict[str, Any]:
         _fail(f"keystore {where} is not an Ethereum keystore v3 file (no 'crypto' section)")
     if keyfile.get("version") != 3:
         _fail(f"keystore {where} has version {keyfile.get('version')!r}; only version 3 is supported")
-    problem = _kdf_cost_problem(keyfile.get("crypto", keyfile.get("Crypto")))
+    crypto = keyfile.get("crypto", keyfile.get("Crypto"))
+    problem = _kdf_cost_problem(crypto)
     if problem is not None:
         _fail(f"keystore {where}: the file is damaged: {problem}")
+    _check_cipher(crypto, where)
     return keyfile
+
+
+KEYSTORE_CIPHER = "aes-128-ctr"  # the one keystore v3 cipher (eth-keyfile uses it whatever the file says)
+
+
+def _check_cipher(crypto: dict[str, Any], where: str) -> None:
+    """Refuse a file whose ``cipher`` is not aes-128-ctr: decrypting it as aes-128-ctr anyway would
+    be decrypting something other than what the file says it is."""
+    cipher = crypto.get("cipher")
+    if not isinstance(cipher, str):
+        _fail(f"keystore {where}: the file is damaged: its 'cipher' field is "
+              f"{'missing' if cipher is None else 'not text'}")
+    if cipher != KEYSTORE_CIPHER:
+        shown = cipher if len(cipher) <= 40 else cipher[:40] + "..."
+        _fail(f"keystore {where}: unsupported cipher {shown!r}; only {KEYSTORE_CIPHER} (keystore v3) is supported")
 
 
 # The most work a keystore may ask of us. Real writers use scrypt n=2**18 r=8 p=1 (geth,
