@@ -132,6 +132,8 @@ def main() -> int:
         "no position mismatch at any sync": events["position_mismatch"] == 0 and summary["position_mismatches"] == 0,
         "nothing open at exit (the exchange says)": left == [] and summary["open_orders_at_exit"] == 0,
         "every WebSocket drop resynced": summary["resyncs"] >= summary["reconnects"] > 0,
+        "PnL split adds up to the account value change": abs(summary["pnl"]["total"] - summary["account_change_usd"])
+        <= 1e-6 * (len(fills) + 1),
     }
     report = {
         "minutes": round((time.monotonic() - started) / 60, 2), "exit_code": code, "fills": len(fills),

@@ -285,7 +285,7 @@ class Engine:
         for coin in self.coins:
             self._want_quote(coin)
 
-    def _http(self, fn: Callable[..., Any], *args: Any, attempts: int = 4) -> Any:
+    def _http(self, fn: Callable[..., Any], *args: Any, attempts: int = 6) -> Any:
         """A blocking request (start and shutdown only), retried after an HTTP 429 with backoff.
 
         A 429 concerns REST weight only: the WebSocket path the trading loop uses keeps going,
@@ -738,10 +738,14 @@ class Engine:
         return self.summary
 
     def _cancel_and_confirm(self, reason: str) -> bool:
-        """Cancel every live order; wait until the exchange confirms, re-sending refused cancels."""
+        """Stop quoting; cancel every live order and wait until the exchange confirms."""
         if self.manager is None or not self._ready:
             return True
         self._ready = False          # no more quote cycles
+        return self._confirm_cancels(reason)
+
+    def _confirm_cancels(self, reason: str) -> bool:
+        """Cancel every live order; wait until the exchange confirms, re-sending refused cancels."""
         deadline = time.monotonic() + SHUTDOWN_CONFIRM_S
         last_sent = 0.0
         while self.manager.live_orders() and time.monotonic() < deadline:
@@ -759,8 +763,37 @@ class Engine:
         return not left
 
     def _final_sync(self) -> int | None:
-        """Read openOrders and clearinghouseState once more (HTTP): the exchange's word at exit.
-        Orders still open on our coins are cancelled by oid. Returns how many stay open."""
+        """The exchange's word at exit: one more safety sync, over the WebSocket while it is up (no
+        REST weight spent), else over HTTP. Orders still open on our coins (an answer lost, someone
+        else's) are cancelled and the sync repeated. Returns how many stay open (None: unknown)."""
+        result = self._sync_now()
+        if result is None:
+            return self._final_sync_http()
+        if result.open_orders:
+            log.warning("shutdown_cancel_all", reason="open at the final sync", coins=list(self.coins),
+                        n_orders=result.open_orders, ok=None, error=None)
+            self._confirm_cancels("final sync")
+            result = self._sync_now() or result
+        self.account = result.account
+        self.readout.final_clearinghouse = dict(result.clearinghouse)
+        return result.open_orders
+
+    def _sync_now(self, timeout_s: float = 10.0) -> SyncResult | None:
+        """Run a safety sync now over the WebSocket and wait for it (None if the socket is down or
+        no sync completed in time)."""
+        if not self.ws.connected or self.sync is None:
+            return None
+        asked = wall_ms()
+        self.sync.start("final")
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            last = self.sync.last
+            if last is not None and last.started_ms >= asked and not last.suspect:
+                return last
+            self.loop.run_once(0.1)
+        return None
+
+    def _final_sync_http(self) -> int | None:
         try:
             orders = [o for o in self._http(self.info.open_orders, self.user) if o.get("coin") in self.coins]
             if orders:
