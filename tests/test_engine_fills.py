@@ -16,7 +16,7 @@ from hlmm.engine.fills import Fill, FillFormatError, FillProcessor
 from hlmm.engine.order_state import BID, OrderState
 from hlmm.engine.orders import OrderManager
 from hlmm.engine.outcomes import RecordingOutcomes
-from hlmm.engine.plan import Place, Plan
+from hlmm.engine.plan import Modify, Place, Plan
 from hlmm.engine.position import Position
 from hlmm.log import capture_logs
 
@@ -179,6 +179,33 @@ def test_cloid_first_then_oid_and_the_order_is_told(fp, mgr, outcomes):
     (f1, kw1), (f2, kw2) = outcomes.of("fill")
     assert f1 == f2 == 42 and kw1["filled_fraction"] == pytest.approx(0.4) and kw2["filled_fraction"] == 1.0
     assert [pid for pid, kw in outcomes.of("end")] == [42]
+    mgr.check_invariants()
+
+
+def test_a_completing_fill_resolves_the_prediction_before_the_order_ends(fp, mgr, outcomes):
+    # the order's end releases its prediction in the store: the fill must reach it first
+    mgr.submit(Plan("BTC", places=[Place("BTC", BID, 0, 950_000, 100)]), T0, predict=lambda *x: 42)
+    (o,) = mgr.live_orders()
+    fp.on_fills([fill(7, "B", "95000.0", "0.001", oid=555, cloid=o.cloid)], T0 + 5)
+    assert o.state is OrderState.FILLED
+    assert [(k, pid) for k, pid, _ in outcomes.calls] == [("fill", 42), ("end", 42)]
+    assert outcomes.of("fill")[0][1]["filled_fraction"] == 1.0
+    assert outcomes.of("end")[0][1]["status"] == "filled"
+
+
+def test_a_fill_of_a_modify_s_new_leg_resolves_the_new_leg_s_prediction(fp, mgr, outcomes):
+    mgr.submit(Plan("BTC", places=[Place("BTC", BID, 0, 950_000, 100)]), T0, predict=lambda *x: 42)
+    (o,) = mgr.live_orders()
+    fp.on_fills([fill(7, "B", "95000.0", "0.0004", oid=555, cloid=o.cloid)], T0 + 5)   # rests as oid 555
+    mgr.submit(Plan("BTC", modifies=[Modify(o.handle, "BTC", BID, 0, 949_000, 50, o.px_units, o.sz_lots)]),
+               T0 + 6, predict=lambda *x: 43)
+    assert o.pending_modify is not None
+    # the modify's answer is still in flight; a fill under the new oid proves it landed
+    fp.on_fills([fill(8, "B", "94900.0", "0.0005", oid=556, cloid=o.cloid)], T0 + 7)
+    assert o.oid == 556 and o.state is OrderState.FILLED
+    assert [(k, pid) for k, pid, _ in outcomes.calls] == [("fill", 42), ("fill", 43), ("end", 42), ("end", 43)]
+    assert outcomes.of("fill")[1][1]["filled_fraction"] == 1.0
+    assert [kw["status"] for _, kw in outcomes.of("end")] == ["replaced", "filled"]
     mgr.check_invariants()
 
 

@@ -33,7 +33,7 @@ from hlmm._core.markouts import DEFAULT_HORIZONS_MS, Markouts
 from hlmm.exchange import wire
 from hlmm.exchange.assets import AssetInfo
 from hlmm.exchange.cloid import is_valid_cloid, parse_cloid
-from hlmm.engine.order_state import ASK, BID, SIDE_NAMES
+from hlmm.engine.order_state import ASK, BID, SIDE_NAMES, TrackedOrder
 from hlmm.engine.orders import OrderManager
 from hlmm.engine.outcomes import NO_OUTCOMES, OutcomeSink
 from hlmm.engine.position import ZERO, Position, to_fraction
@@ -353,21 +353,23 @@ class FillProcessor:
             self.attribution.spread_capture += s * (Fraction(repr(mid)) - f.px_q) * Fraction(f.sz)
         else:
             self.attribution.fills_without_mid += 1
-        pid, level = 0, None
+        pid, level, fraction = 0, None, 1.0
         if order is not None:
             level = order.slot
-            pid = order.leg_predictions.get(f.oid, order.prediction_id)
-            self.manager.apply_fill(order, f.oid, f.lots, now_ms)
+            pid, fraction = _fill_leg(order, f.oid, f.lots)
         else:
             parts = parse_cloid(f.cloid) if f.cloid else None
             pid = parts.tag if parts is not None else 0
             report.untracked.append((f, cause))
             log.warning("untracked_fill", coin=f.coin, tid=f.tid, oid=f.oid, cloid=f.cloid,
                         side=SIDE_NAMES[f.side], px=f.px, sz=f.sz, cause=cause)
+        # The outcome first: a completing fill ends the order, and the order's end releases its
+        # prediction in the store; resolved the other way round, the fill's outcome was unknown.
         if pid:
-            fraction = order.filled_lots / order.sz_lots if order is not None and order.sz_lots else 1.0
             self.outcomes.on_fill(pid, coin=f.coin, side=f.side, tid=f.tid, time_ms=f.time_ms, px=float(f.px_q),
                                   sz=float(Fraction(f.sz)), fee=float(f.fee), mid=mid, filled_fraction=min(1.0, fraction))
+        if order is not None:
+            self.manager.apply_fill(order, f.oid, f.lots, now_ms)
         self._mk_seq += 1
         if self._markouts_of(f.coin).add_fill(self._mk_seq, f.time_ms, s, float(f.px_q), float(Fraction(f.sz)),
                                               float(f.fee)):
@@ -423,6 +425,19 @@ def _dec(q: Fraction) -> Decimal:
 
 def _num(q: Fraction | None) -> float | None:
     return float(q) if q is not None else None
+
+
+def _fill_leg(o: TrackedOrder, oid: int, lots: int) -> tuple[int, float]:
+    """(prediction id, filled fraction once counted) of the leg a fill of ``lots`` under ``oid``
+    belongs to, read before ``OrderManager.apply_fill`` changes the order (same leg rules)."""
+    if oid in o.old_oids:           # a replaced leg: its own prediction; its size is gone, the order's is kept
+        frac = o.filled_lots / o.sz_lots if o.sz_lots > 0 else 1.0
+        return o.leg_predictions.get(oid, o.prediction_id), frac
+    pm = o.pending_modify
+    if pm is not None and o.oid is not None and oid != o.oid and o.live:   # the fill proves the modify landed
+        return pm.prediction_id, (lots / pm.sz_lots if pm.sz_lots > 0 else 1.0)
+    frac = (o.filled_lots + lots) / o.sz_lots if o.sz_lots > 0 else 1.0
+    return o.leg_predictions.get(oid, o.prediction_id), frac
 
 
 def _finite(x: float) -> float | None:
