@@ -317,6 +317,40 @@ def test_ambiguous_modify_error_goes_unknown_and_is_resolved_by_order_status(m):
     m.check_invariants()
 
 
+@pytest.mark.parametrize("old_leg_gone", [False, True])
+def test_every_counted_modify_reject_is_logged_as_order_rejected_once(m, old_leg_gone):
+    # the reject-storm gate counts report.rejects; the audit's reject rules read order_rejected
+    resting(m, place_plan(levels=((0, 950_000, 100), (1, 949_000, 100))))
+    o1, o2 = m.live_orders()
+    plan = Plan("BTC", modifies=[Modify(o.handle, o.coin, o.side, o.slot, o.px_units - 500, o.sz_lots, o.px_units,
+                                        o.sz_lots) for o in (o1, o2)])
+    (a,) = m.submit(plan, 2000)
+    if old_leg_gone:
+        m.on_order_updates([update(o1, "canceled", 2001)], 2002)
+    with capture_logs() as logs:
+        r = m.on_action_result(a.batch_id, ok_order({"error": "Order rejected by injected fault"},
+                                                    {"resting": {"oid": 301}}), 2003)
+    assert r.rejects == ["Order rejected by injected fault"] and r.resting == 1
+    (ev,) = [x for x in logs if x["event"] == "order_rejected"]
+    assert ev["reason"] == "Order rejected by injected fault" and ev["cloid"] == o1.cloid
+    assert ev["px"] == "94950" and ev["sz"] == "0.001"          # the modify's target, as wire strings
+    m.check_invariants()
+
+
+def test_every_counted_place_reject_is_logged_as_order_rejected_once(m):
+    (a,) = m.submit(place_plan(levels=((0, 950_000, 100), (1, 949_000, 100))), 1000)
+    with capture_logs() as logs:
+        r = m.on_action_result(a.batch_id, ok_order({"error": "Order rejected by injected fault"},
+                                                    {"resting": {"oid": 5}}), 1005)
+    assert [x["reason"] for x in logs if x["event"] == "order_rejected"] == r.rejects == [
+        "Order rejected by injected fault"]
+    (b,) = m.submit(place_plan(levels=((2, 948_000, 100),)), 1010)
+    with capture_logs() as logs:
+        r = m.on_action_result(b.batch_id, {"status": "err", "response": "Too many cumulative requests"}, 1015)
+    assert [x["reason"] for x in logs if x["event"] == "order_rejected"] == r.rejects == [
+        "Too many cumulative requests"]
+
+
 def test_unknown_modify_old_leg_cancelled_then_new_leg_found_by_cloid(m):
     resting(m, place_plan())
     (o,) = m.live_orders()

@@ -655,7 +655,12 @@ class OrderManager:
         if pm is None or pm.batch_id != b.batch_id or not o.live:
             return   # already resolved by the streams
         if r.status == "error":
-            report.rejects.append(r.error or "modify rejected")
+            reason = r.error or "modify rejected"
+            report.rejects.append(reason)
+            # counted toward the reject storm, so logged like a place reject (the audit reads it);
+            # the order itself is not rejected: it ends cancelled or goes unknown below
+            log.warning("order_rejected", coin=o.coin, cloid=o.cloid, side=SIDE_NAMES[o.side],
+                        px=self._wire_px(o, pm.px_units), sz=self._wire_sz(o, pm.sz_lots), reason=reason)
             if pm.old_leg_gone or says_order_gone(r.error):
                 self._finish(o, OrderState.CANCELLED, f"modify failed: {r.error}", now_ms)
                 report.cancelled += 1
