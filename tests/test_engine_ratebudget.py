@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine_harness import Venue
-from hlmm.engine.deadman import MIN_AHEAD_MS, DeadMan
+from hlmm.engine.deadman import DEFAULT_MARGIN_MS, MIN_AHEAD_MS, DeadMan
 from hlmm.engine.ratebudget import (
     ADDRESS_EXHAUSTED, ADDRESS_LOW, CANCEL_ALLOWANCE_EXHAUSTED, IP_WINDOW_FULL, OK, RateBudget,
 )
@@ -159,8 +159,31 @@ def test_deadman_refusal_and_lost_answers():
     assert not d.enabled and not d.due(T0 + 100_000)
     d.reset()
     assert d.due(T0 + 100_000)
-    assert d.kill_action(T0)["time"] == T0 + MIN_AHEAD_MS
+    assert d.kill_action(T0)["time"] == T0 + MIN_AHEAD_MS + DEFAULT_MARGIN_MS
     assert d.disarm_action() == {"type": "scheduleCancel"}
+
+
+@pytest.mark.parametrize("which", ["kill", "action"])
+def test_deadman_times_survive_the_trip_to_the_exchange(which):
+    # built at `now`, read by the exchange a little later: exactly now + 5 s would be "too early"
+    v = Venue()
+    d = DeadMan(seconds_ahead=5, refresh_interval_s=2)
+    built_at = v.now
+    act = d.kill_action(built_at) if which == "kill" else d.action(built_at)
+    assert act["time"] >= built_at + MIN_AHEAD_MS + DEFAULT_MARGIN_MS
+    v.advance(200)
+    resp = v.post(act)
+    assert resp["status"] == "ok", resp
+    d.on_result(True, v.now)
+    assert d.enabled and d.armed_until_ms == act["time"]
+
+
+def test_deadman_margin_is_configurable_and_checked():
+    assert DeadMan(seconds_ahead=60, refresh_interval_s=30, margin_s=2.5).kill_action(T0)["time"] == T0 + 7_500
+    assert DeadMan(seconds_ahead=60, refresh_interval_s=30, margin_s=2.5).action(T0)["time"] == T0 + 60_000
+    for bad in (-1.0, float("nan"), float("inf"), 61.0):
+        with pytest.raises(ValueError, match="margin_s"):
+            DeadMan(seconds_ahead=60, refresh_interval_s=30, margin_s=bad)
 
 
 def test_deadman_config_rules():

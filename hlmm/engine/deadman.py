@@ -10,10 +10,16 @@ is counted (``deadman_triggered``) when the armed time passes without a refresh;
 stops arming for the rest of the UTC day (the exchange would refuse) and says so
 (``deadman_unavailable``). An exchange refusal (e.g. too little volume traded yet) disables it
 until :meth:`reset` with the reason logged once. :meth:`kill_action` schedules the nearest
-cancel allowed (now + 5 s): a backstop behind the kill switch's own cancels.
+cancel allowed: a backstop behind the kill switch's own cancels.
+
+Every time sent is at least 5 s + ``margin_s`` (default 1 s) after the ``now_ms`` it was built at:
+the exchange checks "at least 5 s from now" when it reads the request, a little later (signing,
+the network, a busy loop), and refuses an earlier time ("Scheduled cancel time too early"), which
+would also disable the switch. The margin lives here so no caller has to remember it.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from hlmm.exchange import wire
@@ -21,7 +27,9 @@ from hlmm.log import get_logger
 
 log = get_logger("engine.deadman")
 
-MIN_AHEAD_MS = 5_000
+MIN_AHEAD_MS = 5_000          # the exchange's rule, checked when it reads the request
+DEFAULT_MARGIN_MS = 1_000     # room for the request's trip (see the module docstring)
+MAX_MARGIN_S = 60.0
 DAY_MS = 86_400_000
 MAX_TRIGGERS_PER_DAY = 10
 
@@ -30,7 +38,10 @@ class DeadMan:
     """scheduleCancel bookkeeping; ``seconds_ahead`` 0 turns it off."""
 
     def __init__(self, seconds_ahead: float = 60.0, refresh_interval_s: float = 30.0,
-                 max_triggers_per_day: int = MAX_TRIGGERS_PER_DAY, answer_timeout_s: float = 10.0) -> None:
+                 max_triggers_per_day: int = MAX_TRIGGERS_PER_DAY, answer_timeout_s: float = 10.0,
+                 margin_s: float = DEFAULT_MARGIN_MS / 1000) -> None:
+        if not (isinstance(margin_s, (int, float)) and math.isfinite(margin_s) and 0 <= margin_s <= MAX_MARGIN_S):
+            raise ValueError(f"margin_s must be between 0 and {MAX_MARGIN_S:g} s, got {margin_s}")
         if seconds_ahead and seconds_ahead * 1000 < MIN_AHEAD_MS:
             raise ValueError(f"seconds_ahead must be 0 (off) or >= {MIN_AHEAD_MS / 1000:g} s, got {seconds_ahead}")
         if seconds_ahead and not 0 < refresh_interval_s < seconds_ahead:
@@ -38,6 +49,8 @@ class DeadMan:
                              f"got {refresh_interval_s}")
         self.ahead_ms = int(round(seconds_ahead * 1000))
         self.refresh_ms = int(round(refresh_interval_s * 1000))
+        self.margin_ms = int(round(margin_s * 1000))
+        self.min_time_ahead_ms = MIN_AHEAD_MS + self.margin_ms   # the nearest time ever sent
         self.max_triggers = max_triggers_per_day
         self.answer_timeout_ms = int(answer_timeout_s * 1000)
         self.armed_until_ms: int | None = None   # the cancel time the exchange accepted
@@ -86,15 +99,17 @@ class DeadMan:
             now_ms - self.last_sent_ms >= self.refresh_ms
 
     def action(self, now_ms: int) -> dict[str, Any]:
-        """``{"type":"scheduleCancel","time": now + seconds_ahead}`` (recorded as pending)."""
-        t = now_ms + self.ahead_ms
+        """``{"type":"scheduleCancel","time": now + seconds_ahead}`` (never nearer than 5 s + the
+        margin; recorded as pending)."""
+        t = now_ms + max(self.ahead_ms, self.min_time_ahead_ms)
         self.pending_time_ms = t
         self.last_sent_ms = now_ms
         return wire.schedule_cancel_action(t)
 
     def kill_action(self, now_ms: int) -> dict[str, Any]:
-        """The nearest scheduled cancel the exchange allows (now + 5 s), behind a kill's cancels."""
-        t = now_ms + MIN_AHEAD_MS
+        """The nearest scheduled cancel the exchange accepts (now + 5 s + the margin), behind a
+        kill's cancels. Pass the real ``now``: the margin is already built in."""
+        t = now_ms + self.min_time_ahead_ms
         self.pending_time_ms = t
         self.last_sent_ms = now_ms
         return wire.schedule_cancel_action(t)
