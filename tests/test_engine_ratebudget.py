@@ -7,7 +7,8 @@ import pytest
 from engine_harness import Venue
 from hlmm.engine.deadman import DEFAULT_MARGIN_MS, MIN_AHEAD_MS, DeadMan
 from hlmm.engine.ratebudget import (
-    ADDRESS_EXHAUSTED, ADDRESS_LOW, CANCEL_ALLOWANCE_EXHAUSTED, IP_WINDOW_FULL, OK, RateBudget,
+    ADDRESS_EXHAUSTED, ADDRESS_LOW, CANCEL_ALLOWANCE_EXHAUSTED, IP_WINDOW_FULL, OK, REST_BLOCKED, RateBudget,
+    RateDecision,
 )
 from hlmm.log import capture_logs
 
@@ -85,15 +86,34 @@ def test_cancels_pass_past_the_cap_up_to_the_allowance():
     assert big.cancel_cap == 1_110_000
 
 
-def test_full_ip_window_holds_everything_but_cancels_that_fit():
+def test_full_ip_window_holds_requotes_never_cancels():
     r = RateBudget(ip_weight_per_minute=10)
     r.record_ip(9, T0)
     d = r.check(3, 2, 2, T0)
     assert d.reason == IP_WINDOW_FULL and (d.cancels, d.requotes) == (3, 0)
     r.record_ip(1, T0)
-    assert r.check(3, 0, 0, T0).cancels == 0
-    r.on_rate_limited("ip", "HTTP 429", T0 + 60_000)
-    assert r.ip_available(T0 + 100_000) == 0 and r.ip_available(T0 + 120_001) == 10
+    d = r.check(3, 0, 0, T0)                     # a stale quote costs more than the weight a cancel uses
+    assert d.cancels == 3 and d.reason == IP_WINDOW_FULL
+    assert r.check(3, 1, 0, T0 + 60_000) == RateDecision(3, 1, OK, 1.0)
+
+
+def test_an_http_429_blocks_the_rest_transport_only_and_never_cancels():
+    r = RateBudget(ip_weight_per_minute=1200)
+    assert r.blocked_transport(T0) is None and not r.rest_blocked(T0)
+    with capture_logs() as logs:
+        r.on_rate_limited("ip", "HTTP 429", T0)
+    assert [(x["event"], x["scope"]) for x in logs] == [("rate_limited", "ip")]
+    assert r.blocked_transport(T0 + 59_999) == "rest" and r.rest_blocked(T0 + 59_999)
+    assert r.blocked_transport(T0 + 60_000) is None
+    # the WebSocket path has its own limits: a REST 429 says nothing about it
+    assert r.check(2, 3, 1, T0 + 1, transport="ws") == r.check(2, 3, 1, T0 + 1) == RateDecision(2, 4, OK, 1.0)
+    assert r.ip_available(T0 + 1) == 1200 and r.ip_available(T0 + 1, transport="rest") == 0
+    # over REST nothing but cancels until the block ends
+    d = r.check(2, 3, 1, T0 + 1, transport="rest")
+    assert (d.cancels, d.requotes, d.reason) == (2, 0, REST_BLOCKED)
+    assert r.check(2, 3, 1, T0 + 60_000, transport="rest").reason == OK
+    with pytest.raises(ValueError, match="transport"):
+        r.check(1, 0, 0, T0, transport="carrier pigeon")
 
 
 def test_actions_sent_after_a_refresh_request_are_kept_on_top_of_its_answer():

@@ -13,7 +13,17 @@
 
 ``headroom = (cap - used) / cap``. Below ``min_headroom_fraction`` (10 %) the engine throttles
 requotes and, holding a position, quotes only the side that reduces it (``hlmm.engine.gates``).
-:meth:`check` turns a plan's cost into a :class:`RateDecision` with a reason code.
+
+:meth:`check` turns a plan's cost into a :class:`RateDecision` with a reason code. **Cancels always
+pass** the IP window and an IP block (a stale quote on the book costs more than the weight); only
+the exchange's own cancel allowance above caps them.
+
+**An HTTP 429 blocks the REST transport only** (:meth:`on_rate_limited` with scope ``"ip"``): the
+IP weight limit is REST's, and the WebSocket path has separate limits (connections, messages per
+minute, posts in flight), so a 429 says nothing about it. For ``window_ms`` after a 429,
+:meth:`blocked_transport` answers ``"rest"`` and ``check(..., transport="rest")`` holds every
+requote (reason ``rest_blocked``); over ``transport="ws"`` (the default: the engine's action path)
+the block does not apply. The caller picks the transport; it is told which one is blocked.
 """
 from __future__ import annotations
 
@@ -38,6 +48,9 @@ ADDRESS_EXHAUSTED = "address_exhausted"
 ADDRESS_LOW = "address_low"
 CANCEL_ALLOWANCE_EXHAUSTED = "cancel_allowance_exhausted"
 RATE_LIMITED = "rate_limited"
+REST_BLOCKED = "rest_blocked"
+
+TRANSPORTS = ("ws", "rest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +80,7 @@ class RateBudget:
         self.window_ms = window_ms
         self._ip: deque[tuple[int, int]] = deque()
         self._ip_sum = 0
-        self._blocked_until_ms = 0       # after a 429: nothing until then
+        self.rest_blocked_until_ms = 0   # after an HTTP 429: no REST request until then
         self.cum_volume = 0.0            # USD, exchange figure + our fills since
         self.used = 0                    # address requests used (exchange figure + sent since)
         self.cap = initial_cap
@@ -94,10 +107,19 @@ class RateBudget:
         self._trim(now_ms)
         return self._ip_sum
 
-    def ip_available(self, now_ms: int) -> int:
-        if now_ms < self._blocked_until_ms:
+    def ip_available(self, now_ms: int, transport: str = "ws") -> int:
+        """IP weight free in the window; 0 over ``transport="rest"`` while a 429 blocks it."""
+        if _transport(transport) == "rest" and self.rest_blocked(now_ms):
             return 0
         return max(0, self.ip_limit - self.ip_used(now_ms))
+
+    def rest_blocked(self, now_ms: int) -> bool:
+        """An HTTP 429 came less than ``window_ms`` ago: REST requests would be refused again."""
+        return now_ms < self.rest_blocked_until_ms
+
+    def blocked_transport(self, now_ms: int) -> str | None:
+        """``"rest"`` while an HTTP 429 blocks REST, else None (the WebSocket path is never blocked here)."""
+        return "rest" if self.rest_blocked(now_ms) else None
 
     # ------------------------------------------------------------------ address budget
     @property
@@ -176,10 +198,11 @@ class RateBudget:
         return True
 
     def on_rate_limited(self, scope: str, detail: str, now_ms: int) -> None:
-        """The exchange refused a request for rate reasons: ``scope`` "ip" (HTTP 429: nothing for
-        the rest of the window) or "address" (the budget is spent: used = cap)."""
+        """The exchange refused a request for rate reasons: ``scope`` "ip" (an HTTP 429: the REST
+        transport is blocked for ``window_ms``; the WebSocket path is not) or "address" (the
+        budget is spent: used = cap)."""
         if scope == "ip":
-            self._blocked_until_ms = max(self._blocked_until_ms, now_ms + self.window_ms)
+            self.rest_blocked_until_ms = max(self.rest_blocked_until_ms, now_ms + self.window_ms)
         else:
             self.used = max(self.used, self.cap)
             self._last_limited_request_ms = now_ms
@@ -191,23 +214,21 @@ class RateBudget:
         ip_free = self.ip_available(now_ms) / self.ip_limit if self.ip_limit else 0.0
         return "ip" if ip_free < self.headroom else "address"
 
-    def check(self, n_cancel: int, n_modify: int, n_place: int, now_ms: int) -> RateDecision:
-        """How much of a plan with these counts may go now, and why not all of it."""
-        cost = PlanCost.of(n_cancel, n_modify, n_place)
+    def check(self, n_cancel: int, n_modify: int, n_place: int, now_ms: int, *,
+              transport: str = "ws") -> RateDecision:
+        """How much of a plan with these counts may go now over ``transport`` (``"ws"`` or
+        ``"rest"``), and why not all of it. Cancels are never held by the IP window or a 429."""
         requotes = n_modify + n_place
         head = self.headroom
-        ip_free = self.ip_available(now_ms)
-        if cost.ip_weight > ip_free:
-            # cancels first: they free margin and exposure
-            c_w = action_weight(n_cancel)
-            if c_w <= ip_free:
-                return RateDecision(n_cancel, 0, IP_WINDOW_FULL, head)
-            return RateDecision(0, 0, IP_WINDOW_FULL, head)
         cancels = n_cancel
         reason = OK
         if self.used + n_cancel > self.cancel_cap:
             cancels = max(0, self.cancel_cap - self.used)
             reason = CANCEL_ALLOWANCE_EXHAUSTED
+        if _transport(transport) == "rest" and self.rest_blocked(now_ms):
+            return RateDecision(cancels, 0, REST_BLOCKED if reason == OK else reason, head)
+        if PlanCost.of(n_cancel, n_modify, n_place).ip_weight > self.ip_available(now_ms):
+            return RateDecision(cancels, 0, IP_WINDOW_FULL if reason == OK else reason, head)
         if self.used >= self.cap:
             limited_ok = now_ms - self._last_limited_request_ms >= LIMITED_INTERVAL_MS
             return RateDecision(cancels, min(requotes, 1) if limited_ok else 0,
@@ -224,3 +245,9 @@ class RateBudget:
         return {"ip_weight_used": self.ip_used(now_ms), "ip_weight_limit": self.ip_limit,
                 "address_requests_used": self.used, "address_requests_cap": self.cap,
                 "headroom_fraction": round(self.headroom, 6), "cum_volume_usd": round(self.cum_volume, 6)}
+
+
+def _transport(name: str) -> str:
+    if name not in TRANSPORTS:
+        raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, got {name!r}")
+    return name
