@@ -97,7 +97,7 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
     "untracked_fill": ("engine.fills", "ops", "a fill for an order we do not track; adopted and counted, never dropped", "tid oid cloid side px sz cause"),
     "fill_duplicate": ("engine.fills", "diag", "a fill already seen (same tid) was ignored", "tid oid"),
     "position_update": ("engine.position", "ops", "the position changed", "position entry_px notional_usd unrealized_pnl_usd source"),
-    "markout": ("calibration.markouts", "diag", "the mid move after a fill at one horizon", "tid side horizon_s markout_bps spread_capture_bps adverse_selection_bps"),
+    "markout": ("calibration.markouts", "ops", "the mid move after a fill at one horizon", "tid side horizon_s markout_bps spread_capture_bps adverse_selection_bps"),
     # --- safety sync ----------------------------------------------------------------
     "safety_sync": ("engine.sync", "ops", "periodic reconciliation against clearinghouseState/openOrders", "open_orders positions account_value margin_available mismatches duration_ms"),
     "position_mismatch": ("engine.sync", "ops", "local position differs from the exchange's; the exchange's wins", "local exchange"),

@@ -286,6 +286,27 @@ def test_spread_capture_fees_and_markouts(fp, mgr, outcomes):
     assert marks[1][1]["as_bps"] == pytest.approx(as_bps)
 
 
+def test_markouts_are_logged_at_info_one_line_per_horizon_for_the_audit(fp, mgr):
+    # the default logging level is info: hlmm audit's adverse-selection and toxic-hours rules read these
+    mgr.submit(Plan("BTC", places=[Place("BTC", BID, 0, 950_000, 100)]), T0, predict=lambda *x: 5)
+    (o,) = mgr.live_orders()
+    fp.on_mid("BTC", T0, 95_010.0)
+    fp.on_fills([fill(1, "B", "95000.0", "0.001", oid=77, cloid=o.cloid, t=T0 + 1)], T0 + 2)
+    for t, mid in ((T0 + 400, 95_005.0), (T0 + 1200, 94_990.0), (T0 + 12_000, 94_980.0), (T0 + 12_500, 94_980.0)):
+        fp.on_mid("BTC", t, mid)
+    with capture_logs("info") as logs:
+        assert fp.poll_markouts() == 1
+    marks = [x for x in logs if x["event"] == "markout"]
+    assert [(m["tid"], m["horizon_s"]) for m in marks] == [(1, 0.5), (1, 1.0), (1, 10.0)]
+    assert all(m["level"] == "info" for m in marks)
+    as_1s = (95_010.0 - 95_005.0) / 95_010.0 * 1e4
+    assert marks[1]["adverse_selection_bps"] == pytest.approx(as_1s) and marks[1]["markout_bps"] == pytest.approx(-as_1s)
+    assert marks[1]["spread_capture_bps"] == pytest.approx(10 / 95_010.0 * 1e4)
+    with capture_logs("info") as logs:
+        assert fp.poll_markouts() == 0                   # drained once: never logged twice
+    assert not [x for x in logs if x["event"] == "markout"]
+
+
 def test_funding_is_added_to_the_position(fp):
     with capture_logs() as logs:
         fp.on_funding({"time": T0, "coin": "BTC", "usdc": "-0.25", "szi": "0.001", "fundingRate": "0.0000125"})

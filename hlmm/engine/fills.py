@@ -295,10 +295,11 @@ class FillProcessor:
                     if pid:
                         self.outcomes.on_markout(pid, coin=coin, side=side, tid=tid, horizon_ms=h, as_bps=as_bps,
                                                  edge_bps=edge)
-                    if mk_log.enabled("debug"):
-                        mk_log.debug("markout", coin=coin, tid=tid, side=SIDE_NAMES[side], horizon_s=h / 1000,
-                                     markout_bps=_finite(-as_bps), spread_capture_bps=_finite(float(row["sc_bps"])),
-                                     adverse_selection_bps=_finite(as_bps))
+                    # info, one line per horizon: the audit's adverse-selection and toxic-hours
+                    # rules read these at the default level, keyed by horizon_s
+                    mk_log.info("markout", coin=coin, tid=tid, side=SIDE_NAMES[side], horizon_s=h / 1000,
+                                markout_bps=_finite(-as_bps), spread_capture_bps=_finite(float(row["sc_bps"])),
+                                adverse_selection_bps=_finite(as_bps))
         return n
 
     # ------------------------------------------------------------------ fills
