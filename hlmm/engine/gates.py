@@ -17,8 +17,8 @@ quotes), ``toxicity`` (the side's score above the pull threshold).
 Per intent: ``requote_interval`` (modifies and places at most every ``min_requote_interval_ms``,
 ``throttled_requote_interval_ms`` when the rate headroom is low), ``position_limit`` (a side's
 exposure = position + open orders + in flight + this plan, never beyond ``max_position``; sizes
-are trimmed touch first), ``rate_budget`` (``RateBudget.check``). **Cancels always pass** (only
-an empty IP window holds them back). Every change is a :class:`~hlmm.engine.plan.Decision`;
+are trimmed touch first), ``rate_budget`` (``RateBudget.check``). **Cancels always pass** (neither
+the IP window nor a REST 429 holds them; only the exchange's own cancel allowance limits them). Every change is a :class:`~hlmm.engine.plan.Decision`;
 side gates log ``gate_active`` / ``gate_cleared`` when they start and stop.
 
 The toxic-hours gamma multiplier (:meth:`Gates.tod_gamma_mult`) feeds the ladder's
