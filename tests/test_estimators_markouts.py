@@ -286,3 +286,23 @@ def test_every_settled_markout_uses_the_prevailing_mid(events):
             assert times[-1] > ft + h
             expected = prevailing(ft + h)
             assert (math.isnan(r["mid_h"][k]) and math.isnan(expected)) or r["mid_h"][k] == expected
+
+
+def test_forced_drain_reports_the_horizons_a_fill_reached():
+    """At the end of a session, fills younger than the longest horizon still drain: the horizons
+    they reached carry their markout, the others NaN, and nothing drains twice."""
+    from hlmm._core.markouts import Markouts
+
+    mk = Markouts(horizons_ms=(1000, 60_000))
+    mk.on_mid(0, 100.0)
+    mk.add_fill(7, 1000, 1, 99.99, 1.0, 0.0)
+    mk.on_mid(1500, 100.05)                      # the mid in force at t + 1 s (2000 ms)
+    mk.on_mid(2500, 100.05)                      # settles the 1 s horizon, not the 60 s one
+    assert len(mk.drain_resolved()) == 0         # the 60 s horizon is still open
+    rows = mk.drain_resolved(force=True)
+    assert len(rows) == 1 and rows[0]["fill_id"] == 7
+    assert rows[0]["as_bps"][0] == pytest.approx(-5.0)    # the mid rose 5 bps after a buy: favourable
+    assert np.isnan(rows[0]["as_bps"][1])
+    assert len(mk.drain_resolved(force=True)) == 0
+    mk.on_mid(70_000, 100.0)                     # later mids do not resurrect drained fills
+    assert len(mk.drain_resolved()) == 0

@@ -370,16 +370,26 @@ cdef class Markouts:
             self._grow_fills()                   # never drop a fill whose markouts are still open
         return self.c_add_fill(fill_id, t_ms, side, px, size, fee, mid, depth_bps)
 
-    def drain_resolved(self) -> np.ndarray:
+    def drain_resolved(self, bint force=False) -> np.ndarray:
         """Fills whose every horizon is settled since the last drain, as a structured array.
 
         Fields: fill_id, t_ms, side, px, size, mid0, depth_bps, fee_bps, sc_bps, and per horizon
         (arrays of n_horizons): mid_h, as_bps, edge_bps. NaN marks an unknown mid.
+
+        ``force=True`` (end of a session) drains every recorded fill: horizons that have not
+        elapsed read NaN, so a short session still reports the horizons its fills did reach.
         """
-        cdef int64_t s, end = self.cursor[self.n_horizons - 1]
+        cdef int64_t s, end = self.rec_head if force else self.cursor[self.n_horizons - 1]
         cdef Py_ssize_t i = 0
         cdef int k, nh = self.n_horizons
         cdef FillRecord* r
+        if force:
+            # keep rec_tail <= cursor[last] <= ... <= cursor[0] <= cursor_mid0 <= rec_head
+            for k in range(nh):
+                if self.cursor[k] < end:
+                    self.cursor[k] = end
+            if self.cursor_mid0 < end:
+                self.cursor_mid0 = end
         dtype = np.dtype([("fill_id", "i8"), ("t_ms", "i8"), ("side", "i1"), ("px", "f8"), ("size", "f8"),
                           ("mid0", "f8"), ("depth_bps", "f8"), ("fee_bps", "f8"), ("sc_bps", "f8"),
                           ("mid_h", "f8", (nh,)), ("as_bps", "f8", (nh,)), ("edge_bps", "f8", (nh,))])

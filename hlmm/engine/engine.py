@@ -707,7 +707,8 @@ class Engine:
                 log.error("error", where="engine.on_status callback", error=f"{type(exc).__name__}: {exc}")
 
     def _calibration_report(self, final: bool = False) -> None:
-        self.fills.poll_markouts()
+        # at exit, fills younger than the longest markout horizon still report what they reached
+        self.fills.poll_markouts(flush=final)
         self.predictions.settle(flush=final)
         self.predictions.store.expire(wall_ms())
         self.predictions.store.log_report(cal_log)

@@ -274,12 +274,15 @@ class FillProcessor:
         """The coin's markout estimator (summaries, the depth-decay AS model)."""
         return self._markouts_of(coin)
 
-    def poll_markouts(self) -> int:
+    def poll_markouts(self, flush: bool = False) -> int:
         """Drain fills whose every horizon has resolved: adverse selection into the attribution,
-        ``markout`` events, and the predictions' ``on_markout``. Returns how many fills drained."""
+        ``markout`` events, and the predictions' ``on_markout``. Returns how many fills drained.
+
+        ``flush=True`` (shutdown) also drains fills whose longest horizons have not elapsed yet:
+        the horizons they reached are reported, the others are NaN and skipped."""
         n = 0
         for coin, mk in self._markouts.items():
-            rows = mk.drain_resolved()
+            rows = mk.drain_resolved(force=flush)
             for row in rows:
                 info = self._mk_fills.pop(int(row["fill_id"]), None)
                 if info is None:
@@ -292,6 +295,8 @@ class FillProcessor:
                     self.attribution.markouts_resolved += 1
                 for k, h in enumerate(self.horizons_ms):
                     as_bps, edge = float(row["as_bps"][k]), float(row["edge_bps"][k])
+                    if flush and not math.isfinite(as_bps):
+                        continue                 # a horizon the session ended before
                     if pid:
                         self.outcomes.on_markout(pid, coin=coin, side=side, tid=tid, horizon_ms=h, as_bps=as_bps,
                                                  edge_bps=edge)
