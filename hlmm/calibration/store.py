@@ -235,7 +235,8 @@ class PredictionStore:
     def _maybe_release(self, q: _Quote, closed: bool = False) -> None:
         done_fill = q.fill_prob is None or q.fill_resolved
         done_as = q.expected_as_bps is None or q.as_resolved or (closed and q.filled_ms is None)
-        done_signal = q.signal_bps is None or q.signal_resolved
+        # the signal is scored on fills (the mid's move after them), like adverse selection
+        done_signal = q.signal_bps is None or q.signal_resolved or (closed and q.filled_ms is None)
         if done_fill and done_as and done_signal and (closed or q.filled_ms is not None):
             self._release(q.tag)
 

@@ -48,20 +48,24 @@ class Predictions:
 
     # ------------------------------------------------------------------ quote time
     def begin_cycle(self, coin: str, ladder: Ladder | None, *, as_bps: float, regime: int | str,
-                    position_frac: float, now_ms: int) -> None:
-        """The ladder the coin's orders of this cycle come from (None: a strategy without predictions)."""
+                    position_frac: float, now_ms: int, signal_bps: float | None = None) -> None:
+        """The ladder the coin's orders of this cycle come from (None: a strategy without predictions).
+
+        ``signal_bps`` is the microprice's prediction of the mid's next move (microprice − mid, in
+        bps of the mid); a filled order's markout at the store's reference horizon resolves it."""
         if ladder is None:
             self._cycle.pop(coin, None)
             return
         name = REGIMES[regime] if isinstance(regime, int) else str(regime)
-        self._cycle[coin] = (ladder, float(as_bps), name, float(position_frac), int(now_ms))
+        signal = float(signal_bps) if signal_bps is not None and math.isfinite(signal_bps) else None
+        self._cycle[coin] = (ladder, float(as_bps), name, float(position_frac), int(now_ms), signal)
 
     def predictor(self, coin: str, side: int, level: int, px_units: int, sz_lots: int) -> int:
         """The order manager's ``Predictor``: record the level's predictions, return the cloid tag."""
         cycle = self._cycle.get(coin)
         if cycle is None:
             return 0
-        ladder, as_bps, regime, position_frac, now_ms = cycle
+        ladder, as_bps, regime, position_frac, now_ms, signal_bps = cycle
         s = ladder.side(side)
         if not 0 <= level < s.n:
             return 0
@@ -74,7 +78,7 @@ class Predictions:
             coin=coin, side=1 if side == BID else -1, depth_bps=depth, now_ms=now_ms,
             fill_prob=min(1.0, max(0.0, p_fill)), horizon_s=max(ladder.tau, 1e-3),
             expected_as_bps=alpha * as_bps if math.isfinite(alpha) else None, regime=regime,
-            position_frac=position_frac, half_spread_bps=ladder.quoted_half_spread_bps)
+            position_frac=position_frac, half_spread_bps=ladder.quoted_half_spread_bps, signal_bps=signal_bps)
         self.recorded += 1
         return tag
 
@@ -106,6 +110,9 @@ class Predictions:
                    as_bps: float, edge_bps: float) -> None:
         if not math.isfinite(as_bps):
             return
+        if abs(horizon_ms / 1000.0 - self.store.config.reference_horizon_s) < 1e-9:
+            # the mid's realized move after the fill: as_bps is signed against the order's side
+            self.store.on_signal_outcome(prediction_id, -as_bps if side == BID else as_bps)
         if self.store.on_markout(prediction_id, horizon_s=horizon_ms / 1000.0, adverse_bps=as_bps,
                                  now_ms=self.clock_ms()):
             self.markouts += 1

@@ -168,7 +168,10 @@ class Quoter:
         inputs = self._inputs(st, quote, now_ms)
         position_lots = self.fills.position_lots(coin)
         mid_units = (book.best_bid_units() + book.best_ask_units()) // 2 if book.two_sided else 0
-        plan = self.reconciler.plan(coin, target, mid_units=mid_units, prefer=self.rate.scarcer(now_ms))
+        s = st.model.strategy        # the coin's [strategy], per-coin overrides applied
+        plan = self.reconciler.plan(coin, target, mid_units=mid_units, prefer=self.rate.scarcer(now_ms),
+                                    price_tolerance_bps=s.requote_price_tolerance_bps,
+                                    size_tolerance=s.requote_size_tolerance)
         gated = self._uncrossed(st, self.gates.apply(plan, inputs, position_lots, now_ms))
         out.gated = gated
         ladder = quote.ladder if quote is not None else None
@@ -177,7 +180,7 @@ class Quoter:
             max_pos = d["max_position"]
             self.predictions.begin_cycle(coin, ladder, as_bps=d["as_bps"], regime=d["regime"],
                                          position_frac=d["position"] / max_pos if max_pos > 0 else 0.0,
-                                         now_ms=now_ms)
+                                         now_ms=now_ms, signal_bps=(d["microprice"] - d["mid"]) / d["mid"] * 1e4)
         else:
             self.predictions.begin_cycle(coin, None, as_bps=0.0, regime=1, position_frac=0.0, now_ms=now_ms)
         if not gated.empty:
