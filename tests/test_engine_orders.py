@@ -483,3 +483,19 @@ def test_check_invariants_detects_a_corrupted_mirror(m):
     m.live_side("BTC", BID).upsert(o.handle, 1, 1, 0, 0)
     with pytest.raises(AssertionError, match="disagrees"):
         m.check_invariants()
+
+
+def test_modify_reject_is_counted_and_logged_even_after_the_streams_ended_the_order(m):
+    # the exchange refused the modify; that the order meanwhile filled (streams first) does not
+    # make the refusal vanish from the reject storm or from the audit's log
+    resting(m, place_plan())
+    (o,) = m.live_orders()
+    a = _modify(m, o)
+    m.on_order_updates([update(o, "filled", 2001, sz="0.0")], 2002)
+    assert not o.live
+    with capture_logs() as logs:
+        r = m.on_action_result(a.batch_id, ok_order({"error": "Order rejected by injected fault"}), 2003)
+    assert r.rejects == ["Order rejected by injected fault"]
+    (ev,) = [x for x in logs if x["event"] == "order_rejected"]
+    assert ev["cloid"] == o.cloid and ev["reason"] == "Order rejected by injected fault"
+    m.check_invariants()

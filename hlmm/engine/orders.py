@@ -652,15 +652,19 @@ class OrderManager:
     def _apply_modify_result(self, o: TrackedOrder, b: _Batch, r: res.OrderResult, now_ms: int,
                              report: ActionReport) -> None:
         pm = o.pending_modify
-        if pm is None or pm.batch_id != b.batch_id or not o.live:
-            return   # already resolved by the streams
-        if r.status == "error":
-            reason = r.error or "modify rejected"
-            report.rejects.append(reason)
+        mine = pm is not None and pm.batch_id == b.batch_id
+        if r.status == "error":      # r answers o's modify in batch b, whatever o's state now
+            # the exchange refused this modify even if the streams already ended the order:
             # counted toward the reject storm, so logged like a place reject (the audit reads it);
             # the order itself is not rejected: it ends cancelled or goes unknown below
+            reason = r.error or "modify rejected"
+            report.rejects.append(reason)
             log.warning("order_rejected", coin=o.coin, cloid=o.cloid, side=SIDE_NAMES[o.side],
-                        px=self._wire_px(o, pm.px_units), sz=self._wire_sz(o, pm.sz_lots), reason=reason)
+                        px=self._wire_px(o, pm.px_units) if mine else None,
+                        sz=self._wire_sz(o, pm.sz_lots) if mine else None, reason=reason)
+        if not mine or not o.live:
+            return   # already resolved by the streams
+        if r.status == "error":
             if pm.old_leg_gone or says_order_gone(r.error):
                 self._finish(o, OrderState.CANCELLED, f"modify failed: {r.error}", now_ms)
                 report.cancelled += 1
