@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import click
-from click.utils import make_default_short_help
 
 from cli.common import CliState
 from cli.exit_codes import help_text
@@ -91,7 +90,8 @@ class LazyGroup(click.Group):
                 if not command.hidden:
                     rows.append((name, command.get_short_help_str(limit)))
             else:
-                rows.append((name, make_default_short_help(self._lazy_help[name], limit)))
+                # click's public shortening, without importing the command's module
+                rows.append((name, click.Command(name, help=self._lazy_help[name]).get_short_help_str(limit)))
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
