@@ -49,7 +49,8 @@ def main(seconds: float) -> int:
         engine = Engine(config, sim.url, Credentials(sim.wallet), strategy=FixedWidth(), venue="embedded sim")
 
         def on_fill(fill: FillEvent) -> None:
-            print(f"fill   {fill.coin} {fill.side:3} {fill.sz} @ {fill.px}  fee {fill.fee}  position {fill.position:+g}")
+            print(f"fill   {fill.coin} {fill.side:3} {fill.sz} @ {fill.px}  fee {fill.fee}  "
+                  f"position {fill.position:+g}")
 
         def on_status(status: EngineStatus) -> None:
             if int(status.uptime_s) % 5 == 0:

@@ -36,8 +36,8 @@ def test_existing_position_and_foreign_orders(on_start):
         oids, szi = _prepare(sim)
         cfg = trade_config(risk={"on_start": on_start})
         engine = Engine(cfg, sim.url, Credentials(sim.wallet), venue="sim")
-        checker = SyncChecker(engine, start_value=sim.info({"type": "clearinghouseState",
-                                                            "user": sim.address.lower()})["marginSummary"]["accountValue"])
+        start = sim.info({"type": "clearinghouseState", "user": sim.address.lower()})
+        checker = SyncChecker(engine, start_value=start["marginSummary"]["accountValue"])
         engine.on_sync(checker)
         seen_after_start: list[set[int]] = []
         engine.on_sync(lambda r: seen_after_start.append({o["oid"] for o in open_orders(sim)}))
@@ -61,3 +61,22 @@ def test_existing_position_and_foreign_orders(on_start):
         assert events.count("order_adopted") == 2
     # either way nothing is left at exit: adopted orders are ours to cancel too
     assert left == [] and summary.open_orders_at_exit == 0
+
+
+def test_http_429s_at_startup_are_retried():
+    """REST answers 429 to the first requests (the IP weight is spent): the engine backs off, retries,
+    logs ``rate_limited`` and starts trading; the WebSocket path is not held back by it."""
+    sim = start_sim(("BTC",), seed=53)
+    try:
+        sim.control({"http_429_next": 3})
+        engine = Engine(trade_config(), sim.url, Credentials(sim.wallet), venue="sim")
+        with capture_logs("info") as records:
+            summary = engine.run(10)
+        served = sim.control({})["faults"]["forced_429s"]
+    finally:
+        sim.stop()
+    assert served == 3
+    limited = [r for r in records if r["event"] == "rate_limited"]
+    assert len(limited) == 3 and all(r["scope"] == "ip" for r in limited)
+    assert any(r["event"] == "order_place_sent" for r in records)
+    assert summary.exit_code == 0 and summary.open_orders_at_exit == 0

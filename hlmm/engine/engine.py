@@ -40,14 +40,16 @@ from hlmm.engine.executor import OK, Answer, Executor
 from hlmm.engine.feeds import FeedHandlers, Feeds
 from hlmm.engine.fills import Fill, FillProcessor, FillReport
 from hlmm.engine.gates import GateConfig, Gates
-from hlmm.engine.loop import MAINTENANCE, QUOTE, REPORT, EventLoop
-from hlmm.engine.market_model import HISTORY_CANDLE_MINUTES, MarketModel
+from hlmm.engine.loop import MAINTENANCE, QUOTE, REPORT, EventLoop, wall_ms
+from hlmm.engine.market_model import MarketModel
 from hlmm.engine.order_state import BID
 from hlmm.engine.orders import OrderManager, OutboundAction
 from hlmm.engine.predictions import Predictions
 from hlmm.engine.quoting import CoinState, CycleOutcome, Quoter
 from hlmm.engine.ratebudget import RateBudget
 from hlmm.engine.readout import Readout
+from hlmm.engine.shutdown import RECANCEL_EVERY_S, ShutdownSteps
+from hlmm.engine.startup import StartupSteps
 from hlmm.engine.reconcile import Reconciler
 from hlmm.engine.snapshot import AccountSnapshot
 from hlmm.engine.strategy import ModelStrategy, Strategy
@@ -56,7 +58,7 @@ from hlmm.engine.sync import SafetySync, SyncResult, account_snapshot
 from hlmm.errors import ConfigError, VenueUnreachableError
 from hlmm.exchange.assets import AssetRegistry
 from hlmm.exchange.cloid import CloidFactory
-from hlmm.exchange.errors import ExchangeError, RateLimitedError, TransportError
+from hlmm.exchange.errors import TransportError
 from hlmm.exchange.http import ExchangeClient, InfoClient
 from hlmm.exchange.keys import Credentials
 from hlmm.exchange.ws import WsClient
@@ -72,9 +74,6 @@ MAINTENANCE_EVERY_S = 1.0
 ACCOUNT_REFRESH_S = 5.0            # free margin for the ladder between safety syncs
 HAWKES_REFIT_S = 300.0
 FUNDING_REFRESH_S = 300.0
-CANDLE_HISTORY_MS = HISTORY_CANDLE_MINUTES * 60_000
-SHUTDOWN_CONFIRM_S = 20.0          # how long shutdown waits for the exchange to confirm the cancels
-RECANCEL_EVERY_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -94,11 +93,7 @@ class FillEvent:
     untracked: str | None     # the cause when no tracked order claimed it
 
 
-def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-class Engine:
+class Engine(StartupSteps, ShutdownSteps):
     """Quotes ``config.assets.coins`` on ``url`` as ``credentials`` (see the module docstring).
 
     ``strategy``: replaces the model's ladder (:mod:`hlmm.engine.strategy`). ``venue``: a label
@@ -166,7 +161,6 @@ class Engine:
         self.duplicate_fills = 0
         self.params_file: str | None = None
         self.summary: SessionSummary | None = None
-        self.min_interval_s = config.strategy.min_requote_interval_ms / 1000.0
         self.metrics = None        # hlmm.metrics.Metrics, set by the caller to publish
         self.panel = None          # hlmm.engine.status.StatusPanel, set by the caller to draw
 
@@ -255,7 +249,8 @@ class Engine:
                                                    price_tolerance_bps=cfg.strategy.requote_price_tolerance_bps,
                                                    size_tolerance=cfg.strategy.requote_size_tolerance),
                              gates=self.gates, rate=self.rate, fills=self.fills, predictions=self.predictions,
-                             send=self._send, account=lambda: self.account, wall_ms=wall_ms, max_position_usd=lambda c: cfg.risk_for(c).max_position_usd,
+                             send=self._send, account=lambda: self.account, wall_ms=wall_ms,
+                             max_position_usd=lambda c: cfg.risk_for(c).max_position_usd,
                              on_cycle=self._after_cycle)
         self._on_asset_ctxs(meta_ctxs[1])
         self._set_leverage()
@@ -284,75 +279,6 @@ class Engine:
         self._schedule_timers()
         for coin in self.coins:
             self._want_quote(coin)
-
-    def _http(self, fn: Callable[..., Any], *args: Any, attempts: int = 6) -> Any:
-        """A blocking request (start and shutdown only), retried after an HTTP 429 with backoff.
-
-        A 429 concerns REST weight only: the WebSocket path the trading loop uses keeps going,
-        so it is logged (``rate_limited``), not turned into a block of every action."""
-        for attempt in range(attempts):
-            try:
-                return fn(*args)
-            except RateLimitedError as exc:
-                rate_log.warning("rate_limited", scope="ip", detail=exc.text[:200])
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(min(2.0, 0.25 * 2 ** attempt))
-        raise AssertionError("unreachable")
-
-    def _set_leverage(self) -> None:
-        for coin in self.coins:
-            asset = self.registry[coin]
-            want = self.config.risk_for(coin).leverage
-            lev = min(want, int(asset.max_leverage))
-            try:
-                self._http(self.exchange.update_leverage, asset.asset_id, True, lev)
-                self.rate.record_action("updateLeverage", 1, wall_ms())
-                log.info("leverage_set", coin=coin, requested=want, leverage=lev, max_leverage=asset.max_leverage,
-                         is_cross=True, ok=True, error=None)
-            except TransportError as exc:
-                raise VenueUnreachableError(f"cannot reach {self.url} to set leverage: {exc}") from None
-            except ExchangeError as exc:
-                log.warning("leverage_set", coin=coin, requested=want, leverage=lev,
-                            max_leverage=asset.max_leverage, is_cross=True, ok=False, error=exc.text)
-
-    def _read_baseline(self) -> None:
-        """The position snapshot the session starts from (fills up to its time are in it)."""
-        try:
-            ch = self._http(self.info.clearinghouse_state, self.user)
-            self.rate.record_ip(2, wall_ms())
-        except TransportError as exc:
-            raise VenueUnreachableError(f"cannot read the account from {self.url}: {exc}") from None
-        t = int(ch.get("time") or wall_ms())
-        positions = {}
-        for entry in ch.get("assetPositions") or []:
-            pos = entry.get("position") or {}
-            positions[pos.get("coin")] = pos
-        for coin in self.coins:
-            pos = positions.get(coin) or {}
-            self.fills.init_position(coin, str(pos.get("szi", "0")), pos.get("entryPx"), t)
-        self.account = self.account_start = account_snapshot(ch, t)
-        self.readout.start_clearinghouse = ch
-
-    def _warm_from_history(self) -> None:
-        now = wall_ms()
-        for coin, st in self.coin_states.items():
-            try:
-                candles = self._http(self.info.candle_snapshot, coin, "1m", now - CANDLE_HISTORY_MS, now)
-                trades = self._http(self.info.recent_trades, coin)
-                book = self._http(self.info.l2_book, coin)
-                self.rate.record_ip(2 + 20 + 20 + len(candles) // 60 + len(trades) // 20, wall_ms())
-            except TransportError as exc:
-                raise VenueUnreachableError(f"cannot read {coin}'s market history from {self.url}: {exc}") from None
-            except ExchangeError as exc:
-                log.warning("error", where="engine.warmup", error=type(exc).__name__, detail=f"{coin}: {exc.text}")
-                continue
-            if st.recorded_inputs is not None:
-                st.recorded_inputs.append(("history", (candles, trades, book)))
-            st.model.warm_from_history(candles, trades, book)
-            if st.model.book.two_sided:
-                st.book_changed_ms = st.book_frame_ms = wall_ms()
-                self.fills.on_mid(coin, st.model.book.time_ms, st.model.book.mid())
 
     def _schedule_timers(self) -> None:
         cfg = self.config
@@ -496,7 +422,8 @@ class Engine:
         if coin in self._scheduled or not self._can_quote():
             return
         self._scheduled.add(coin)
-        due = max(self.loop.clock(), self._last_cycle.get(coin, 0.0) + self.min_interval_s + 0.002)
+        interval = self.coin_states[coin].model.strategy.min_requote_interval_ms / 1000.0
+        due = max(self.loop.clock(), self._last_cycle.get(coin, 0.0) + interval + 0.002)
         self.loop.call_at(due, lambda c=coin: self._run_cycle(c), QUOTE, "quote cycle")
 
     def _run_cycle(self, coin: str) -> None:
@@ -716,113 +643,6 @@ class Engine:
     def _refit(self) -> None:
         for st in self.coin_states.values():
             st.model.refit_hawkes()
-
-    # ------------------------------------------------------------------ shutdown
-    def _shutdown(self) -> SessionSummary:
-        reason = self._stopping or "stopped"
-        log.info("shutdown", reason=reason, signal=reason if reason.startswith("SIG") else None)
-        confirmed = self._cancel_and_confirm(reason)
-        final = self._final_sync()
-        if self.deadman.armed_until_ms is not None or self.deadman.pending_time_ms is not None:
-            try:
-                self._http(self.exchange.post_action, self.deadman.disarm_action())
-            except ExchangeError as exc:
-                log.warning("deadman_unavailable", reason=f"could not disarm at exit: {exc.text}")
-        self._calibration_report(final=True)
-        self.params_file = self._save_learned()
-        open_left = final if final is not None else len(self.manager.live_orders())
-        self.summary = self.readout.summary(reason, open_left, confirmed and open_left == 0)
-        self.summary.log()
-        if self.panel is not None:
-            self._report_tick()
-            self.panel.close()
-        return self.summary
-
-    def _cancel_and_confirm(self, reason: str) -> bool:
-        """Stop quoting; cancel every live order and wait until the exchange confirms."""
-        if self.manager is None or not self._ready:
-            return True
-        self._ready = False          # no more quote cycles
-        return self._confirm_cancels(reason)
-
-    def _confirm_cancels(self, reason: str) -> bool:
-        """Cancel every live order; wait until the exchange confirms, re-sending refused cancels."""
-        deadline = time.monotonic() + SHUTDOWN_CONFIRM_S
-        last_sent = 0.0
-        while self.manager.live_orders() and time.monotonic() < deadline:
-            if time.monotonic() - last_sent >= RECANCEL_EVERY_S:
-                last_sent = time.monotonic()
-                self._cancel_all(f"shutdown ({reason})")
-            self.loop.run_once(0.1)
-            for query in self.manager.status_queries(wall_ms()):
-                self._send_status_query(query)
-        left = self.manager.live_orders()
-        if left:
-            log.error("error", where="engine.shutdown", error="cancels_not_confirmed",
-                      detail=f"{len(left)} orders still live after {SHUTDOWN_CONFIRM_S:g} s: "
-                             + ", ".join(o.describe() for o in left[:5]))
-        return not left
-
-    def _final_sync(self) -> int | None:
-        """The exchange's word at exit: one more safety sync, over the WebSocket while it is up (no
-        REST weight spent), else over HTTP. Orders still open on our coins (an answer lost, someone
-        else's) are cancelled and the sync repeated. Returns how many stay open (None: unknown)."""
-        result = self._sync_now()
-        if result is None:
-            return self._final_sync_http()
-        if result.open_orders:
-            log.warning("shutdown_cancel_all", reason="open at the final sync", coins=list(self.coins),
-                        n_orders=result.open_orders, ok=None, error=None)
-            self._confirm_cancels("final sync")
-            result = self._sync_now() or result
-        self.account = result.account
-        self.readout.final_clearinghouse = dict(result.clearinghouse)
-        return result.open_orders
-
-    def _sync_now(self, timeout_s: float = 10.0) -> SyncResult | None:
-        """Run a safety sync now over the WebSocket and wait for it (None if the socket is down or
-        no sync completed in time)."""
-        if not self.ws.connected or self.sync is None:
-            return None
-        asked = wall_ms()
-        self.sync.start("final")
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            last = self.sync.last
-            if last is not None and last.started_ms >= asked and not last.suspect:
-                return last
-            self.loop.run_once(0.1)
-        return None
-
-    def _final_sync_http(self) -> int | None:
-        try:
-            orders = [o for o in self._http(self.info.open_orders, self.user) if o.get("coin") in self.coins]
-            if orders:
-                cancels = [(self.registry[o["coin"]].asset_id, int(o["oid"])) for o in orders]
-                results = self._http(self.exchange.cancel, cancels)
-                log.warning("shutdown_cancel_all", reason="open at the final sync", coins=list(self.coins),
-                            n_orders=len(cancels), ok=sum(r.ok for r in results), error=None)
-                orders = [o for o in self._http(self.info.open_orders, self.user) if o.get("coin") in self.coins]
-            ch = self._http(self.info.clearinghouse_state, self.user)
-            self.account = account_snapshot(ch, int(ch.get("time") or wall_ms()))
-            self.readout.final_clearinghouse = ch
-            return len(orders)
-        except ExchangeError as exc:
-            log.error("error", where="engine.shutdown", error="final_sync_failed", detail=exc.text)
-            return None
-
-    def _save_learned(self) -> str | None:
-        path = self.config.calibration.learned_file
-        if not path:
-            return None
-        try:
-            self.predictions.store.save_learned(path, session=f"{self.venue} {self.user}",
-                                                spread_floor_bps=self.config.strategy.spread_floor_bps,
-                                                base=self.config, logger=cal_log)
-            return path
-        except Exception as exc:   # the session's results must not be lost over a parameter file
-            log.error("error", where="engine.save_learned", error=f"{type(exc).__name__}: {exc}")
-            return None
 
     def started_iso(self) -> str:
         return datetime.fromtimestamp(self.started_wall, timezone.utc).isoformat(timespec="milliseconds")

@@ -38,6 +38,11 @@ MAINTENANCE, ORDERS, MARKET, QUOTE, REPORT = range(5)
 PRIORITY_NAMES = ("maintenance", "orders", "market", "quote", "report")
 
 
+def wall_ms() -> int:
+    """Wall-clock time in ms (what the exchange stamps; the loop itself runs on the monotonic clock)."""
+    return time.time_ns() // 1_000_000
+
+
 class Source(Protocol):
     """Something the loop selects on (a WebSocket client, a server socket)."""
 
