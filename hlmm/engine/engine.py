@@ -68,7 +68,6 @@ log = get_logger("engine")
 orders_log = get_logger("engine.orders")
 risk_log = get_logger("engine.risk")
 cal_log = get_logger("calibration")
-rate_log = get_logger("engine.rate")
 
 MAINTENANCE_EVERY_S = 1.0
 ACCOUNT_REFRESH_S = 5.0            # free margin for the ladder between safety syncs
@@ -389,8 +388,8 @@ class Engine(StartupSteps, ShutdownSteps):
         if answer.kind == OK:
             rep = m.on_action_result(action.batch_id, answer.response, now)
         elif answer.kind == "error":
-            if answer.rate_limited:   # REST weight only: the WebSocket path is not limited by it
-                rate_log.warning("rate_limited", scope="ip", detail=answer.error.text[:200] if answer.error else "429")
+            if answer.rate_limited:   # blocks the REST transport only: the WebSocket path keeps going
+                self.rate.on_rate_limited("ip", answer.error.text[:200] if answer.error else "429", now)
             rep = m.on_action_error(action.batch_id, answer.error, now, outcome_unknown=False)
         else:
             rep = m.on_action_timeout(action.batch_id, now)
@@ -559,10 +558,8 @@ class Engine(StartupSteps, ShutdownSteps):
         now = wall_ms()
         if g.kill.action == "stop":
             self._cancel_all(f"kill_switch: {g.kill.reason}")
-            if self.deadman.enabled:
-                # kill_action asks for the earliest time allowed (5 s after its "now"); one second of
-                # slack keeps the exchange, whose clock reads the request later, from refusing it
-                self.executor.send_action(self.deadman.kill_action(now + 1000), self._on_deadman_answer,
+            if self.deadman.enabled:   # the earliest scheduled cancel allowed: a backstop behind the cancels
+                self.executor.send_action(self.deadman.kill_action(now), self._on_deadman_answer,
                                           kind="scheduleCancel")
             self.stop("kill_switch")
 

@@ -17,7 +17,6 @@ from hlmm.exchange.errors import ExchangeError, RateLimitedError, TransportError
 from hlmm.log import get_logger
 
 log = get_logger("engine")
-rate_log = get_logger("engine.rate")
 
 CANDLE_HISTORY_MS = HISTORY_CANDLE_MINUTES * 60_000
 
@@ -28,13 +27,13 @@ class StartupSteps:
     def _http(self, fn: Callable[..., Any], *args: Any, attempts: int = 6) -> Any:
         """A blocking request (start and shutdown only), retried after an HTTP 429 with backoff.
 
-        A 429 concerns REST weight only: the WebSocket path the trading loop uses keeps going,
-        so it is logged (``rate_limited``), not turned into a block of every action."""
+        A 429 blocks the REST transport in the rate budget (``rate_limited`` is logged); the
+        WebSocket path the trading loop uses is not held back by it."""
         for attempt in range(attempts):
             try:
                 return fn(*args)
             except RateLimitedError as exc:
-                rate_log.warning("rate_limited", scope="ip", detail=exc.text[:200])
+                self.rate.on_rate_limited("ip", exc.text[:200], wall_ms())   # logs rate_limited
                 if attempt == attempts - 1:
                     raise
                 time.sleep(min(2.0, 0.25 * 2 ** attempt))
