@@ -31,6 +31,11 @@ spread_floor_bps = 6.0
 [strategy.warmup]
 min_seconds = 15.0
 
+[risk]
+# the injected rejects (3 a minute) plus what a frozen book refuses must not fire the reject-storm
+# kill before the stale-book one this run is about
+reject_storm_count = 100
+
 [rate]
 safety_sync_interval_s = 15.0
 
