@@ -89,7 +89,7 @@ def test_fault_soak():
                            # a frozen book also refuses every modify: with the default storm threshold (10 in
                            # 60 s) those rejects would fire the kill switch first; this test is about the
                            # stale-book path (the reject storm has its own gate tests)
-                           risk={"stale_book_s": 3.0, "max_disconnected_s": 3.0, "reject_storm_count": 100})
+                           risk={"stale_book_s": 3.0, "max_disconnected_s": 8.0, "reject_storm_count": 100})
         engine = Engine(cfg, sim.url, Credentials(sim.wallet), venue="sim soak")
         checker = SyncChecker(engine)
         faults = FaultSchedule(sim, engine)
