@@ -112,7 +112,7 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
     "deadman_unavailable": ("engine.deadman", "ops", "the exchange refused scheduleCancel; running without a dead-man switch", "reason"),
     "deadman_triggered": ("engine.deadman", "ops", "a scheduled cancel was not refreshed in time and fired (counts towards 10 a day)", "cancel_at_ms triggers_today"),
     # --- calibration ----------------------------------------------------------------
-    "calibration_report": ("calibration", "ops", "periodic model scores", "model samples brier log_loss information_ratio calibration_error validated pending censored curve"),
+    "calibration_report": ("calibration", "ops", "periodic model scores (fill model: observed/expected fills over every order's exposure, oe = 1 calibrated)", "model samples oe oe_low oe_high observed expected exposure_s deviance deviance_skill brier_samples brier log_loss information_ratio calibration_error validated pending censored curve oe_curve"),
     "model_unvalidated": ("calibration", "ops", "a model's predictions are not (yet) validated by outcomes", "model reason samples information_ratio"),
     "params_written": ("calibration", "ops", "calibrated parameters were written as a config fragment", "file keys"),
     "learned_params_saved": ("calibration", "ops", "parameters learned in the session were saved at exit (for hlmm calibrate --merge)", "file keys samples"),

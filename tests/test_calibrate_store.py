@@ -106,17 +106,21 @@ def test_store_scores_fill_predictions_through_cloid_tags():
     assert store.unvalidated_reason(FILL) is None
 
 
-def test_censored_quotes_are_counted_not_scored_as_misses():
+def test_censored_quotes_are_counted_and_scored_by_exposure_not_as_misses():
     store = PredictionStore()
     censored = _run_fill_quotes(store, 10_000, seed=5, censor_share=0.5)
     report = {r["model"]: r for r in store.calibration_report()}[FILL]
     assert report["censored"] == censored > 4000
-    assert report["samples"] == 10_000 - censored
-    # the model stays calibrated; scoring the censored quotes as misses would have made it look over-confident
+    assert report["samples"] == 10_000                      # every order is scored (survival)
+    assert report["brier_samples"] == 10_000 - censored     # the binary view: fully observed orders only
+    # censored at 5 s, before any of these fills (all at 10 s) could come: the binary view is unbiased here
     assert report["calibration_error"] < 0.03
     p, y = (np.array(v) for v in zip(*store._pairs[FILL]))
     biased = score("fill", BINARY, np.r_[p, np.full(censored, 0.5)], np.r_[y, np.zeros(censored)])
     assert biased.calibration_error > 0.1
+    # a censored order adds the 5 s it was at risk to the expected fills, never a miss
+    ages = sorted({a[2] for a in store._at_risk})
+    assert ages == [5.0, 10.0, 30.0]
 
 
 def test_expire_resolves_unfilled_quotes_after_their_horizon():

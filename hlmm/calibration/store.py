@@ -6,7 +6,8 @@ store; the tag rides in the order's cloid (:meth:`hlmm.exchange.cloid.CloidFacto
 so any fill or order update carrying the cloid finds its predictions again::
 
     tag = store.record_quote(coin="BTC", side=1, depth_bps=6.0, now_ms=t, fill_prob=0.35, horizon_s=60,
-                             expected_as_bps=2.1, regime="normal", position_frac=0.2, half_spread_bps=6.0)
+                             fill_shape="first_passage", expected_as_bps=2.1, regime="normal",
+                             position_frac=0.2, half_spread_bps=6.0)
     cloid = cloids.next(tag)
     ...
     store.on_fill(cloid, now_ms=t2, px=..., sz=..., mid=..., fee_bps=1.5)        # userFills
@@ -16,10 +17,15 @@ so any fill or order update carrying the cloid finds its predictions again::
 
 Models and their outcomes:
 
-* ``fill_probability`` (binary): 1 if the order filled within the prediction's horizon,
-  0 if the horizon passed unfilled.  An order cancelled *before* its horizon without a fill
-  is **censored** (its outcome is unknown), counted, and not scored: scoring it as 0 would
-  make every fill model look over-confident when quotes are requoted quickly.
+* ``fill_probability``: every order is scored by survival (:mod:`hlmm.calibration.survival`):
+  it is at risk from its quote until its fill, its end or the horizon, whichever comes first,
+  and the report's headline is fills observed within the horizon over fills the prediction
+  expected over those exposures (``oe``, 1 = calibrated, with its exact Poisson interval).
+  An order cancelled *before* its horizon without a fill is **censored**: it contributes its
+  exposure (and is counted in ``censored``).  Live, almost every unfilled order is requoted
+  before its horizon, so the binary view (1 if filled within the horizon, 0 if the horizon
+  passed unfilled) only sees fully observed orders and keeps almost every fill: its Brier,
+  log loss and curve (reported with ``brier_samples``) overstate fills and are secondary.
 * ``adverse_selection`` (continuous, bps): the adverse mid move after the order's first
   fill at the reference markout horizon.
 * ``signal`` (continuous, bps): a predicted mid move, resolved by :meth:`on_signal_outcome`.
@@ -44,6 +50,7 @@ from hlmm.calibration.groups import HOUR_MS, TOXIC, StatOptions, group_stats
 from hlmm.calibration.learned import LearnedParams, LearnedValue, write_learned
 from hlmm.calibration.profitability import FillProfitabilityTracker
 from hlmm.calibration.scores import BINARY, CONTINUOUS, ModelScore, score
+from hlmm.calibration.survival import CONSTANT, SurvivalScore, shape_code, survival_score
 from hlmm.exchange.cloid import TAG_MAX, parse_cloid
 
 FILL = "fill_probability"
@@ -59,7 +66,7 @@ class StoreConfig:
     bins: int = 10
     min_samples: int = 50  # outcomes before a model counts as validated
     max_pending: int = 100_000  # open predictions kept (oldest dropped first, counted)
-    max_resolved: int = 50_000  # scored pairs kept per model (a moving window)
+    max_resolved: int = 50_000  # scored pairs kept per model, and orders kept for the fill survival score
     reference_horizon_s: float = 10.0  # the markout horizon that resolves adverse selection
     stat_options: StatOptions = field(default_factory=StatOptions)
 
@@ -75,6 +82,7 @@ class _Quote:
     created_ms: int
     horizon_ms: int
     fill_prob: float | None
+    fill_shape: int
     expected_as_bps: float | None
     signal_bps: float | None
     regime: str
@@ -119,6 +127,8 @@ class PredictionStore:
         self._dropped = 0
         self._unknown_outcomes = 0
         self._fills: deque[_Resolved] = deque(maxlen=self.config.max_resolved)
+        # the fill model's orders once resolved: (p, horizon s, exposure s, filled within the horizon, shape code)
+        self._at_risk: deque[tuple[float, float, float, int, int]] = deque(maxlen=self.config.max_resolved)
         # tags resolved and released recently: a late partial fill of such an order is not "unknown"
         self._released: dict[int, None] = {}
 
@@ -131,11 +141,18 @@ class PredictionStore:
         return tag
 
     def record_quote(self, *, coin: str, side: int, depth_bps: float, now_ms: int, fill_prob: float | None = None,
-                     horizon_s: float = 60.0, expected_as_bps: float | None = None, signal_bps: float | None = None,
-                     regime: str = "normal", position_frac: float = 0.0, half_spread_bps: float | None = None) -> int:
-        """Record a quoted order's predictions; returns the tag to put in its cloid."""
+                     horizon_s: float = 60.0, fill_shape: str = CONSTANT, expected_as_bps: float | None = None,
+                     signal_bps: float | None = None, regime: str = "normal", position_frac: float = 0.0,
+                     half_spread_bps: float | None = None) -> int:
+        """Record a quoted order's predictions; returns the tag to put in its cloid.
+
+        ``fill_prob`` is the probability of a fill within ``horizon_s``; ``fill_shape`` says how
+        the prediction spreads over the horizon (:data:`hlmm.calibration.survival.SHAPES`)."""
         if fill_prob is not None and not 0.0 <= fill_prob <= 1.0:
             raise ValueError(f"fill_prob must be a probability, got {fill_prob!r}")
+        if fill_prob is not None and not (math.isfinite(horizon_s) and horizon_s > 0):
+            raise ValueError(f"horizon_s must be a positive number of seconds, got {horizon_s!r}")
+        shape = shape_code(fill_shape)
         if side not in (1, -1):
             raise ValueError("side must be +1 (bid) or -1 (ask)")
         tag = self.new_tag()
@@ -145,7 +162,8 @@ class PredictionStore:
             self._dropped += 1
         self._pending[tag] = _Quote(
             tag=tag, coin=coin, side=side, depth_bps=float(depth_bps), created_ms=int(now_ms),
-            horizon_ms=int(horizon_s * 1000), fill_prob=fill_prob, expected_as_bps=expected_as_bps,
+            horizon_ms=max(1, int(horizon_s * 1000)), fill_prob=fill_prob, fill_shape=shape,
+            expected_as_bps=expected_as_bps,
             signal_bps=signal_bps, regime=regime, position_frac=float(position_frac),
             half_spread_bps=float(depth_bps if half_spread_bps is None else half_spread_bps))
         for model, value in ((FILL, fill_prob), (ADVERSE, expected_as_bps), (SIGNAL, signal_bps)):
@@ -179,9 +197,9 @@ class PredictionStore:
             q.spread_capture_bps = q.side * (mid - px) / mid * 1e4 if mid > 0 else math.nan
             q.fee_bps = float(fee_bps)
             if q.fill_prob is not None and not q.fill_resolved:
-                outcome = 1.0 if now_ms - q.created_ms <= q.horizon_ms else 0.0
-                self._pairs[FILL].append((q.fill_prob, outcome))
-                q.fill_resolved = True
+                within = now_ms - q.created_ms <= q.horizon_ms
+                self._pairs[FILL].append((q.fill_prob, 1.0 if within else 0.0))
+                self._resolve_fill(q, now_ms, filled=within)
         q.notional += abs(px * sz)
         return True
 
@@ -226,11 +244,17 @@ class PredictionStore:
     def _resolve_unfilled(self, q: _Quote, now_ms: int) -> None:
         if q.fill_prob is None or q.fill_resolved or q.filled_ms is not None:
             return
-        q.fill_resolved = True
         if now_ms - q.created_ms >= q.horizon_ms:
             self._pairs[FILL].append((q.fill_prob, 0.0))
         else:
-            self._censored[FILL] += 1
+            self._censored[FILL] += 1   # outcome unknown: scored by the exposure it had
+        self._resolve_fill(q, now_ms, filled=False)
+
+    def _resolve_fill(self, q: _Quote, end_ms: int, *, filled: bool) -> None:
+        """The order's fill prediction is resolved: at risk until ``end_ms`` (at most the horizon)."""
+        q.fill_resolved = True
+        exposure_ms = min(max(end_ms - q.created_ms, 0), q.horizon_ms)
+        self._at_risk.append((q.fill_prob, q.horizon_ms / 1000.0, exposure_ms / 1000.0, int(filled), q.fill_shape))
 
     def _maybe_release(self, q: _Quote, closed: bool = False) -> None:
         done_fill = q.fill_prob is None or q.fill_resolved
@@ -255,11 +279,15 @@ class PredictionStore:
         for q in self._pending.values():
             if q.fill_prob is not None and not q.fill_resolved and q.filled_ms is None \
                     and now_ms - q.created_ms >= q.horizon_ms:
-                q.fill_resolved = True
                 self._pairs[FILL].append((q.fill_prob, 0.0))
+                self._resolve_fill(q, q.created_ms + q.horizon_ms, filled=False)
             if now_ms - q.created_ms > max_age_s * 1000:
                 stale.append(q)
         for q in stale:
+            if q.fill_prob is not None and not q.fill_resolved:
+                # never seen to end within a horizon longer than max_age: no exposure is known
+                q.fill_resolved = True
+                self._censored[FILL] += 1
             if q.expected_as_bps is not None and q.filled_ms is not None and not q.as_resolved:
                 self._censored[ADVERSE] += 1
             if q.signal_bps is not None and not q.signal_resolved:
@@ -270,14 +298,23 @@ class PredictionStore:
     # ----------------------------------------------------------------------- scores
 
     def score(self, model: str) -> ModelScore:
-        """The model's scores over its resolved window."""
+        """The model's scores over its resolved window (for the fill model: its fully observed orders only)."""
         pairs = self._pairs[model]
         arr = np.array(pairs, dtype=np.float64).reshape(-1, 2)
         return score(model, MODELS[model], arr[:, 0], arr[:, 1], bins=self.config.bins)
 
+    def fill_survival(self) -> SurvivalScore:
+        """The fill model's survival score over its resolved window: every order, censored ones by their exposure."""
+        arr = np.array(self._at_risk, dtype=np.float64).reshape(-1, 5)
+        return survival_score(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4].astype(np.int64),
+                              bins=self.config.bins)
+
+    def _samples(self, model: str) -> int:
+        return len(self._at_risk) if model == FILL else len(self._pairs[model])
+
     def unvalidated_reason(self, model: str) -> str | None:
         """Why a model does not count as validated, or None when it does."""
-        samples = len(self._pairs[model])
+        samples = self._samples(model)
         predicted = self._predicted[model]
         if predicted == 0:
             return "no predictions recorded: the model is not wired into the quote cycle"
@@ -291,12 +328,27 @@ class PredictionStore:
         return None
 
     def calibration_report(self) -> list[dict[str, Any]]:
-        """One payload per model with the ``calibration_report`` event's fields (plus pending/censored/curve)."""
+        """One payload per model with the ``calibration_report`` event's fields.
+
+        ``samples`` counts the outcomes a model is scored on.  For the fill model these are all
+        its resolved orders, scored by :meth:`fill_survival`: ``oe`` (observed / expected fills,
+        the headline) with ``oe_low``/``oe_high`` (its 95 % interval), ``observed``, ``expected``,
+        ``exposure_s``, ``deviance`` (per order), ``deviance_skill`` and ``oe_curve`` (per bin of
+        predicted probability); its Brier, log loss, information ratio, calibration error and
+        ``curve`` cover only the ``brier_samples`` fully observed orders.
+        """
         out = []
         for model in MODELS:
             s = self.score(model)
+            head: dict[str, Any] = {"model": model, "samples": s.samples}
+            if model == FILL:
+                sv = self.fill_survival().to_dict()
+                head = {"model": model, "samples": sv["orders"],
+                        **{k: sv[k] for k in ("oe", "oe_low", "oe_high", "observed", "expected", "exposure_s",
+                                              "deviance", "deviance_skill")},
+                        "brier_samples": s.samples}
             out.append({
-                "model": model, "samples": s.samples,
+                **head,
                 "brier": None if not math.isfinite(s.brier) else round(s.brier, 6),
                 "log_loss": None if s.log_loss is None else round(s.log_loss, 6),
                 "information_ratio": None if not math.isfinite(s.information_ratio) else round(s.information_ratio, 4),
@@ -306,6 +358,8 @@ class PredictionStore:
                 "censored": self._censored[model],
                 "curve": [b.to_dict() for b in s.curve],
             })
+            if model == FILL:
+                out[-1]["oe_curve"] = sv["curve"]
         return out
 
     def log_report(self, logger: Any) -> None:
