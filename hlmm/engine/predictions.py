@@ -5,7 +5,10 @@
 * before an order (or a modify's new leg) is sent, :meth:`predictor` records the level's
   fill probability over the ladder's horizon τ and its expected adverse selection
   (``alpha(depth) * as_bps``) in the :class:`~hlmm.calibration.store.PredictionStore` and
-  returns the tag that goes into the order's cloid;
+  returns the tag that goes into the order's cloid.  The fill probability is recorded with
+  its time profile: the ladder's ``P = erfc(d / (σ √(2τ)))`` is the chance that the mid first
+  reaches the order within τ, so an order requoted before τ is scored against the chance
+  that law gives the time it was live (``first_passage``), not a share of P pro rata;
 * it implements the engine's :class:`~hlmm.engine.outcomes.OutcomeSink`, so the fill processor
   and the order manager resolve those predictions (fills, markouts, orders ending) without
   knowing about the store.
@@ -28,6 +31,7 @@ from typing import Any, Callable
 
 from hlmm._core.ladder import REGIMES, Ladder
 from hlmm.calibration.store import PredictionStore
+from hlmm.calibration.survival import FIRST_PASSAGE
 from hlmm.engine.order_state import BID
 
 
@@ -76,7 +80,7 @@ class Predictions:
             return 0
         tag = self.store.record_quote(
             coin=coin, side=1 if side == BID else -1, depth_bps=depth, now_ms=now_ms,
-            fill_prob=min(1.0, max(0.0, p_fill)), horizon_s=max(ladder.tau, 1e-3),
+            fill_prob=min(1.0, max(0.0, p_fill)), horizon_s=max(ladder.tau, 1e-3), fill_shape=FIRST_PASSAGE,
             expected_as_bps=alpha * as_bps if math.isfinite(alpha) else None, regime=regime,
             position_frac=position_frac, half_spread_bps=ladder.quoted_half_spread_bps, signal_bps=signal_bps)
         self.recorded += 1
@@ -119,9 +123,10 @@ class Predictions:
 
     # ------------------------------------------------------------------ reports
     def scores(self) -> dict[str, dict[str, Any]]:
-        """Per model: samples, brier, information ratio, validated (the status panel's line)."""
+        """Per model: samples, O/E with its interval (the fill model), brier, information ratio, validated
+        (the status panel's line)."""
         out = {}
         for r in self.store.calibration_report():
-            out[r["model"]] = {k: r[k] for k in ("samples", "brier", "information_ratio", "validated")
-                               if r.get(k) is not None}
+            out[r["model"]] = {k: r[k] for k in ("samples", "oe", "oe_low", "oe_high", "brier", "information_ratio",
+                                                 "validated") if r.get(k) is not None}
         return out
