@@ -46,6 +46,16 @@ def test_panel_shows_every_asset_and_a_total():
     assert "models: fill n=10 brier=0.2000" in text
 
 
+def test_models_line_leads_the_fill_model_with_observed_over_expected():
+    s = _status()
+    s.model_scores = {"fill_probability": {"samples": 400, "oe": 0.9712, "oe_low": 0.84, "oe_high": 1.113,
+                                           "brier": 0.1812, "information_ratio": 0.4, "validated": True},
+                      "adverse_selection": {"samples": 40, "brier": 3.5}}
+    models = next(line for line in panel_lines(s) if line.startswith("models: "))
+    assert models == ("models: adverse_selection n=40 brier=3.5000 | "
+                      "fill_probability n=400 O/E=0.97 [0.84,1.11] brier=0.1812 IR=0.40")
+
+
 def test_plain_line_is_one_line_of_key_values():
     line = plain_line(_status())
     assert "\n" not in line

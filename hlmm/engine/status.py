@@ -214,6 +214,10 @@ def panel_lines(s: EngineStatus) -> list[str]:
         scores = []
         for model, sc in sorted(s.model_scores.items()):
             bits = [f"n={int(sc.get('samples', 0))}"]
+            if "oe" in sc:   # the fill model's headline: observed / expected fills (1 = calibrated) [95 %]
+                bits.append(f"O/E={fmt_num(sc['oe'], '.2f')}")
+                if "oe_low" in sc and "oe_high" in sc:
+                    bits[-1] += f" [{fmt_num(sc['oe_low'], '.2f')},{fmt_num(sc['oe_high'], '.2f')}]"
             if "brier" in sc:
                 bits.append(f"brier={fmt_num(sc['brier'], '.4f')}")
             if "information_ratio" in sc:
