@@ -198,3 +198,164 @@ def test_window_sums_match_a_recount_for_any_sequence(prints, capacity):
     if total > 0:
         assert est.kappa == pytest.approx(len(kept) / total, rel=1e-6)
     assert 0.0 <= est.confidence < 1.0
+
+
+# ----------------------------------------------------------------------------- per-print floors
+def varying_floor_trades(rate, kappa, duration_s, seed, mid=2000.0):
+    """Prints at floor_i + Exp(kappa) bps from the mid, floor_i (the half-spread then) in [0.2, 2.5] bps."""
+    tp = exponential_trades(rate, kappa, duration_s=duration_s, mid=mid, seed=seed)
+    rng = np.random.default_rng(seed + 1000)
+    floors = rng.uniform(0.2, 2.5, len(tp.t_ms))
+    dist = floors + tp.distance_bps
+    price = mid * (1.0 + tp.side * dist * 1e-4)
+    return tp, price, floors
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_per_print_floor_recovers_kappa_where_a_zero_floor_is_biased(seed):
+    tp, price, floors = varying_floor_trades(6.0, 1.2, 3600.0, seed)
+    est = FillIntensity(window_ms=HOUR_MS)
+    assert est.update_many(tp.t_ms, price, tp.mid, tp.side, floors) == len(tp.t_ms)
+    est.advance(int(tp.t_ms[0]) + HOUR_MS)
+    assert est.kappa == pytest.approx(1.2, rel=0.04)
+    assert est.kappa_bid == pytest.approx(1.2, rel=0.06) and est.kappa_ask == pytest.approx(1.2, rel=0.06)
+    # only prints merged into another order of the same ms (measured from that order's floor) can fall inside
+    assert est.inside_delta0 <= est.merged < 0.002 * len(tp.t_ms)
+    # the intercept and the curve sit on the window's mean floor
+    # one arrival per (ms, side) run (a merged order keeps its first print's floor), inside the window
+    first = np.ones(len(tp.t_ms), dtype=bool)
+    first[1:] = (tp.t_ms[1:] != tp.t_ms[:-1]) | (tp.side[1:] != tp.side[:-1])
+    arrivals = first & (tp.t_ms > tp.t_ms[0])
+    assert est.samples == arrivals.sum()
+    assert est.mean_floor_bps == pytest.approx(floors[arrivals].mean(), rel=1e-9)
+    assert est.A == pytest.approx(est.rate * math.exp(est.kappa * est.mean_floor_bps), rel=1e-12)
+    assert est.intensity(est.mean_floor_bps + 1.0) == pytest.approx(est.rate * math.exp(-est.kappa), rel=1e-12)
+    assert est.intensity(0.0) == pytest.approx(est.rate)
+    assert est.snapshot()["mean_floor_bps"] == est.mean_floor_bps
+    # the same prints with a zero floor: the mean distance carries the mean half-spread (1.35 bps)
+    naive = FillIntensity(window_ms=HOUR_MS)
+    naive.update_many(tp.t_ms, price, tp.mid, tp.side)
+    assert naive.kappa < 0.45 * 1.2 and naive.mean_floor_bps == 0.0
+    # and a fixed floor at the mean half-spread is wrong both ways: prints below it are clamped
+    fixed = FillIntensity(window_ms=HOUR_MS, delta0_bps=float(floors.mean()))
+    fixed.update_many(tp.t_ms, price, tp.mid, tp.side)
+    assert fixed.inside_delta0 > 0.2 * len(tp.t_ms) and abs(fixed.kappa / 1.2 - 1) > 0.10
+
+
+def test_update_and_update_many_agree_with_floors():
+    tp, price, floors = varying_floor_trades(4.0, 0.7, 600.0, seed=3)
+    one = FillIntensity(window_ms=60_000)
+    many = FillIntensity(window_ms=60_000)
+    for i in range(len(tp.t_ms)):
+        one.update(int(tp.t_ms[i]), float(price[i]), float(tp.mid[i]), int(tp.side[i]), float(floors[i]))
+    many.update_many(tp.t_ms, price, tp.mid, tp.side, floors)
+    assert one.snapshot() == many.snapshot()
+    with pytest.raises(ValueError, match="floor_bps"):
+        many.update_many(tp.t_ms, price, tp.mid, tp.side, floors[:-1])
+
+
+def test_negative_floor_means_delta0_and_default_behaviour_is_unchanged():
+    tp = exponential_trades(5.0, 0.9, duration_s=1200.0, delta0_bps=0.3, seed=14)
+    plain = FillIntensity(window_ms=300_000, delta0_bps=0.3)
+    sentinel = FillIntensity(window_ms=300_000, delta0_bps=0.3)
+    explicit = FillIntensity(window_ms=300_000, delta0_bps=0.3)
+    plain.update_many(tp.t_ms, tp.price, tp.mid, tp.side)
+    sentinel.update_many(tp.t_ms, tp.price, tp.mid, tp.side, np.full(len(tp.t_ms), -1.0))
+    explicit.update_many(tp.t_ms, tp.price, tp.mid, tp.side, np.full(len(tp.t_ms), 0.3))
+    assert plain.snapshot() == sentinel.snapshot()
+    # no print gave its own floor: the mean floor is delta0 exactly, so A is the constant-floor formula
+    assert plain.mean_floor_bps == 0.3
+    assert plain.A == plain.rate * math.exp(plain.kappa * 0.3)
+    # an explicit floor equal to delta0 is the same estimator (up to rounding of the window sums)
+    assert explicit.kappa == pytest.approx(plain.kappa, rel=1e-12)
+    assert explicit.A == pytest.approx(plain.A, rel=1e-12)
+    assert explicit.mean_floor_bps == pytest.approx(0.3, rel=1e-12)
+    # an empty window's mean floor is delta0
+    assert FillIntensity(delta0_bps=0.25).mean_floor_bps == 0.25
+
+
+def test_print_inside_its_floor_and_bad_floors():
+    est = FillIntensity(min_samples=2)
+    assert est.update(1000, 100.01, 100.0, 1, 1.0)        # 1 bp out, floor 1 bp: excess 0, not inside
+    assert est.update(2000, 99.995, 100.0, -1, 1.0)       # 0.5 bp out, floor 1 bp: inside (stale mid)
+    assert est.update(3000, 100.03, 100.0, 1, 0.5)        # 3 bp out, floor 0.5: excess 2.5
+    assert est.inside_delta0 == 1 and est.samples == 3
+    assert est.kappa == pytest.approx(3 / 2.5, rel=1e-12)
+    assert est.mean_floor_bps == pytest.approx(2.5 / 3, rel=1e-12)
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        assert not est.update(4000, 100.02, 100.0, 1, bad)
+    assert est.rejected == 3 and est.samples == 3
+    # a print at the touch computed the engine's way ((ask - bid) / 2 vs price - mid): rounding
+    # noise either side of the floor is not "inside"
+    touch = FillIntensity(min_samples=2)
+    for bid, ask in ((67012.3, 67012.4), (3001.15, 3001.25), (0.61234, 0.61241)):
+        mid = (bid + ask) / 2
+        half = (ask - bid) / mid * 1e4 / 2
+        touch.update(1000, ask, mid, 1, half)
+        touch.update(2000, bid, mid, -1, half)
+        touch.advance(10_000)
+    assert touch.inside_delta0 == 0 and touch.kappa == 0.0
+    assert touch.ready_reason.startswith("every print in the window is at or inside its floor")
+
+
+def test_a_merged_sweep_keeps_its_first_floor():
+    est = FillIntensity(min_samples=2)
+    est.update(1000, 100.01, 100.0, 1, 0.5)       # first print of a buy sweep: floor 0.5 bp
+    est.update(1000, 100.02, 100.0, 1, 1.5)       # same order, deeper; its own floor is ignored
+    est.update(1000, 100.04, 100.0, 1, 3.9)       # deepest: 4 bp - 0.5 bp = 3.5 bp excess
+    assert est.samples == 1 and est.merged == 2
+    assert est.mean_floor_bps == pytest.approx(0.5, rel=1e-12)
+    assert est.kappa_ask == pytest.approx(1 / 3.5, rel=1e-12)
+    est.update(1000, 99.98, 100.0, -1, 1.0)       # a sell in the same ms is another order, own floor
+    assert est.samples == 2 and est.mean_floor_bps == pytest.approx(0.75, rel=1e-12)
+    assert est.kappa_bid == pytest.approx(1 / 1.0, rel=1e-12)
+    # without aggregation each print is an arrival with its own floor
+    unmerged = FillIntensity(min_samples=2, aggregate_sweeps=False)
+    for px, floor in ((100.01, 0.5), (100.02, 1.5), (100.04, 3.9)):
+        unmerged.update(1000, px, 100.0, 1, floor)
+    assert unmerged.mean_floor_bps == pytest.approx((0.5 + 1.5 + 3.9) / 3, rel=1e-12)
+    assert unmerged.kappa == pytest.approx(3 / (0.5 + 0.5 + 0.1), rel=1e-9)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40_000), st.floats(-5, 50), st.sampled_from([-1, 0, 1]),
+                          st.one_of(st.just(-1.0), st.floats(0, 10))),
+                min_size=1, max_size=400),
+       st.integers(16, 64), st.floats(0, 2))
+def test_mean_floor_matches_a_recount_through_evictions(prints, capacity, delta0):
+    est = FillIntensity(window_ms=60_000, delta0_bps=delta0, capacity=capacity, min_samples=2,
+                        aggregate_sweeps=False)
+    t = 0
+    kept = []            # (t, floor, excess) brute force: the window, then the capacity
+    for gap, dist, side, floor in prints:
+        t += gap
+        price = 100.0 * (1 + dist * 1e-4)
+        assert est.update(t, price, 100.0, side, floor)
+        delta = (price - 100.0) / 100.0 * 1e4
+        delta = side * delta if side != 0 else abs(delta)
+        f = delta0 if floor < 0 else floor
+        excess = delta - f
+        kept.append((t, f, excess if excess >= 1e-9 else 0.0))    # rounding noise at the floor is 0
+        kept = [k for k in kept if k[0] > t - 60_000][-est.capacity:]
+        assert est.samples == len(kept)
+        assert est.mean_floor_bps == pytest.approx(sum(k[1] for k in kept) / len(kept), rel=1e-9, abs=1e-9)
+    total = sum(k[2] for k in kept)
+    if total > 0:
+        assert est.kappa == pytest.approx(len(kept) / total, rel=1e-6)
+    est.advance(t + 60_000)                   # everything expires: back to delta0
+    assert est.samples == 0 and est.mean_floor_bps == delta0
+
+
+def test_mean_floor_survives_many_buffer_turns():
+    # capacity 16 and 5 000 prints: the running floor sum is re-summed every buffer turn
+    rng = np.random.default_rng(17)
+    n = 5000
+    t = np.arange(n, dtype=np.int64) * 10
+    side = rng.choice(np.array([-1, 1], dtype=np.int64), n)
+    floors = rng.uniform(0.0, 3.0, n)
+    dist = floors + rng.exponential(1.0, n)
+    price = 100.0 * (1 + side * dist * 1e-4)
+    est = FillIntensity(window_ms=10**9, capacity=16, aggregate_sweeps=False)
+    est.update_many(t, price, np.full(n, 100.0), side, floors)
+    assert est.samples == 16
+    assert est.mean_floor_bps == pytest.approx(floors[-16:].mean(), rel=1e-12)
