@@ -15,7 +15,8 @@ What it owns (``hlmm._core``): an :class:`~hlmm._core.book.L2Book` and the estim
 - volatility + regime (``Volatility``, sampled on book mids on a 1 s grid, and on the closes of
   1-minute candles at a cold start),
 - fill intensity κ, A (``FillIntensity``, from trade prints measured against the mid prevailing
-  when they printed; prints from before the first book are not measured, never guessed),
+  when they printed, beyond that book's half-spread ``(ask - bid) / 2 / mid`` in bps: a print
+  cannot land inside the touch; prints from before the first book are not measured, never guessed),
 - order flow imbalance + Hawkes intensity (``OrderFlow``),
 - microprice (``Microprice``: the mid until its betas have learned),
 - per-side toxicity (``Toxicity``, sampled once per quote at the quote's instant).
@@ -236,9 +237,10 @@ class MarketModel:
                     continue
                 self._remember(tid)
             self._ensure_flow(px).update(t, sz, side)
-            # a print is measured against the mid prevailing when it printed; none before the first book
+            # a print is measured against the mid prevailing when it printed, beyond that book's
+            # half-spread (it cannot print inside the touch); none before the first book
             if self._first_book_ms is not None and t >= self._first_book_ms and self.book.two_sided:
-                self.intensity.update(t, px, self.book.mid(), side)
+                self.intensity.update(t, px, self.book.mid(), side, self.book.spread_bps() / 2.0)
             self._seen(t)
             self.trades_seen += 1
             used += 1
