@@ -6,14 +6,19 @@ informed share alpha = 0.3, informed horizon 5 s. **Run length: 1200 simulated s
 market steps of 100 ms; ~9 600 taker orders, ~5 700 fills of our touch quotes).
 
 (a) kappa (a second run, same seed, without our quotes: quotes inside the makers' ladder are part of
-    the tape and pull the prints toward the mid; with them the same estimator reads 0.89). hlmm's engine feeds its ``FillIntensity`` through ``MarketModel``: every l2Book snapshot
-    into the model's book, every trades message through ``on_trades`` (each print measured against
-    the book's mid when it printed). The same path is driven here with the sim's own l2Book and trade
-    events, the estimator configured with ``delta0_bps`` = the market's half-spread (prints cannot be
-    closer to the mid than the touch). **Tolerance: |kappa_hat/kappa - 1| < 0.10 pooled, < 0.12 per
-    side** (n ~ 5 600 arrivals: statistical error 1.3 %; the book's 0.3 bp price grid biases a few %;
-    seen 0.759, bid 0.763, ask 0.755). Note: the engine builds its estimator with ``delta0_bps`` = 0,
-    which on the quoted run reads ~0.67 (kappa of the distance *including* the half-spread).
+    the tape and pull the prints toward the mid; with them, placed after the model read the book so
+    that some prints land inside its floor, the estimator reads 0.89). hlmm's engine feeds its
+    ``FillIntensity`` through ``MarketModel``: every l2Book snapshot into the model's book, every
+    trades message through ``on_trades``, each print measured against the book's mid when it printed
+    and beyond that book's half-spread (its floor: a print cannot land inside the touch). The same
+    path is driven here with the sim's own l2Book and trade events and the engine's own estimator
+    (only its window widened to the run). **Tolerance: |kappa_hat/kappa - 1| < 0.10 pooled, < 0.12
+    per side** (n ~ 5 600 arrivals: statistical error 1.3 %; the book's 0.3 bp price grid biases
+    high: a sweep's deepest print is the last level inside the taker's reach, on average ~0.14 bp
+    short of it, ~+7 % here; seen 0.856, bid 0.861, ask 0.850). The same prints in a
+    ``FillIntensity`` with a floor of 0 (the engine before per-print floors) read kappa of the
+    distance *including* the half-spread: 0.582, 27 % low, and the test requires it to miss by more
+    than 15 %, so it can tell the two apart.
 
 (b) alpha_touch. A client quotes one bid and one ask 0.5 bp from the mid (at the makers' touch,
     0.4 bp + grid), re-centred each step when it drifted > 0.2 bp. Each of its fills is fed, with its
@@ -60,7 +65,8 @@ def simulate(quote: bool) -> dict:
     half_spread = truth0["coins"]["BTC"]["half_spread_bps"]
     registry = AssetRegistry.from_meta(run.ex.handle_info({"type": "meta"}))
     model = MarketModel(registry["BTC"])
-    model.intensity = FillIntensity(delta0_bps=half_spread, window_ms=RUN_S * 1000)
+    model.intensity = FillIntensity(window_ms=RUN_S * 1000)      # the engine's estimator over the whole run
+    zero_floor = FillIntensity(window_ms=RUN_S * 1000)           # the same prints measured from the mid alone
     run.ex.create_account(PROBE, 10_000_000)
     accounts = truth0["accounts"]
     marks = Markouts(model_horizon_ms=HORIZON_MS, informed_threshold_bps=0.0, bucket_edges_bps=(0.0, 1.0, 2.0))
@@ -77,7 +83,11 @@ def simulate(quote: bool) -> dict:
     def on_event(channel, key, data):
         if channel != "trades":
             return
-        model.on_trades(data)                        # the engine's path: print vs the book's mid
+        book = model.book
+        if book.two_sided:                           # the model's book before these prints
+            for t in data:
+                zero_floor.update(t["time"], float(t["px"]), book.mid(), 1 if t["side"] == "B" else -1)
+        model.on_trades(data)                        # the engine's path: print vs the book's mid and half-spread
         for t in data:
             buyer, seller = t["users"]
             if PROBE not in (buyer, seller):
@@ -116,7 +126,9 @@ def simulate(quote: bool) -> dict:
 
     run.run_to(T0 + RUN_S * 1000, tend if quote else feed_book_only)
     model.intensity.advance(T0 + RUN_S * 1000)
-    return {"truth": run.truth()["coins"]["BTC"], "model": model, "marks": marks, "fills": fills, "mids": mids}
+    zero_floor.advance(T0 + RUN_S * 1000)
+    return {"truth": run.truth()["coins"]["BTC"], "model": model, "marks": marks, "fills": fills, "mids": mids,
+            "zero_floor": zero_floor, "half_spread": half_spread}
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +150,14 @@ def test_fill_intensity_fed_like_the_engine_recovers_kappa(tape):
     assert abs(est.kappa / KAPPA - 1) < 0.10, est.kappa
     assert abs(est.kappa_bid / KAPPA - 1) < 0.12 and abs(est.kappa_ask / KAPPA - 1) < 0.12, (est.kappa_bid,
                                                                                          est.kappa_ask)
+    # the floors are the book's half-spreads: the makers' 0.4 bp plus on average half a 0.3 bp level
+    # (the touch is the first grid price beyond it); the mean floor sets the intercept
+    assert tape["half_spread"] < est.mean_floor_bps < tape["half_spread"] + truth["level_spacing_bps"]
+    assert est.A == pytest.approx(est.rate * math.exp(est.kappa * est.mean_floor_bps))
+    # the same prints with a floor of 0: kappa of the distance including the half-spread, biased low
+    naive = tape["zero_floor"]
+    assert naive.samples == est.samples
+    assert naive.kappa / KAPPA - 1 < -0.15, naive.kappa
 
 
 def test_markouts_recover_alpha_touch_from_our_touch_fills(session):
