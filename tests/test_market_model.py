@@ -212,6 +212,24 @@ def test_prints_before_the_first_book_feed_flow_but_not_intensity():
     assert m.intensity.total == 1          # only the print after the book was measured against a mid
 
 
+def test_each_print_is_measured_beyond_the_half_spread_of_the_book_it_printed_into():
+    m = MarketModel(BTC)
+    m.on_book({"coin": "BTC", "time": 1000, "levels": [[{"px": "100000.0", "sz": "1.0", "n": 1}],
+                                                      [{"px": "100004.0", "sz": "1.0", "n": 1}]]})
+    mid, half = 100002.0, 2.0 / 100002.0 * 1e4                 # the touch is 0.2 bp from the mid
+    trade = {"coin": "BTC", "side": "B", "sz": "0.1", "time": 1001}
+    m.on_trades([{**trade, "px": "100004.0", "tid": 1}])       # at the touch: no depth beyond the floor
+    m.on_trades([{**trade, "px": "100014.0", "tid": 2, "time": 1002}])
+    assert m.intensity.kappa_ask == pytest.approx(2 / ((100014.0 - mid) / mid * 1e4 - half), rel=1e-9)
+    assert m.intensity.mean_floor_bps == pytest.approx(half, rel=1e-12) and m.intensity.inside_delta0 == 0
+    # a wider book: the next print's floor is its half-spread (1 bp), not the first book's
+    m.on_book({"coin": "BTC", "time": 2000, "levels": [[{"px": "99992.0", "sz": "1.0", "n": 1}],
+                                                      [{"px": "100012.0", "sz": "1.0", "n": 1}]]})
+    m.on_trades([{**trade, "side": "A", "px": "99992.0", "tid": 3, "time": 2001}])
+    assert m.intensity.kappa_bid == 0.0 and m.intensity.samples == 3
+    assert m.intensity.mean_floor_bps == pytest.approx((2 * half + 10.0 / 100002.0 * 1e4) / 3, rel=1e-12)
+
+
 # ------------------------------------------------------------------ real BTC replay
 
 
