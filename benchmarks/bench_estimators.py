@@ -120,36 +120,45 @@ class PyFillIntensity:
         self.buf = deque()
         self.n = {1: 0, -1: 0, 0: 0}
         self.s = {1: 0.0, -1: 0.0, 0: 0.0}
+        self.sum_floor = 0.0
         self.origin = None
         self.now = 0
 
-    def update(self, t_ms, price, mid, side):
-        if not (price > 0 and mid > 0 and math.isfinite(price) and math.isfinite(mid)):
+    def update(self, t_ms, price, mid, side, floor_bps=-1.0):
+        if not (price > 0 and mid > 0 and math.isfinite(price) and math.isfinite(mid) and math.isfinite(floor_bps)):
             return False
+        floor = self.delta0 if floor_bps < 0 else floor_bps
         d = abs(price - mid) / mid * 1e4 if side == 0 else side * (price - mid) / mid * 1e4
-        ex = max(d - self.delta0, 0.0)
         if self.origin is None:
             self.origin = self.now = t_ms
         t_ms = max(t_ms, self.now)
         self.now = t_ms
         cutoff = t_ms - self.window_ms
         while self.buf and self.buf[0][0] <= cutoff:
-            _, e, sd = self.buf.popleft()
+            _, e, sd, f = self.buf.popleft()
             self.n[sd] -= 1
             self.s[sd] -= e
-        if self.buf and self.buf[-1][0] == t_ms and self.buf[-1][2] == side:   # same sweep
+            self.sum_floor -= f
+        if self.buf and self.buf[-1][0] == t_ms and self.buf[-1][2] == side:   # same sweep: its first floor
+            ex = max(d - self.buf[-1][3], 0.0)
             if ex > self.buf[-1][1]:
                 self.s[side] += ex - self.buf[-1][1]
-                self.buf[-1] = (t_ms, ex, side)
+                self.buf[-1] = (t_ms, ex, side, self.buf[-1][3])
             return True
-        self.buf.append((t_ms, ex, side))
+        ex = max(d - floor, 0.0)
+        self.buf.append((t_ms, ex, side, floor))
         self.n[side] += 1
         self.s[side] += ex
+        self.sum_floor += floor
         return True
 
     def kappa(self):
         tot = sum(self.s.values())
         return sum(self.n.values()) / tot if tot > 0 else 0.0
+
+    def mean_floor(self):
+        n = sum(self.n.values())
+        return self.sum_floor / n if n > 0 else self.delta0
 
     def rate(self):
         el = (self.now - max(self.now - self.window_ms, self.origin)) * 1e-3
@@ -343,6 +352,10 @@ _T, _PX = gbm(N_UPDATES + 1, 2e-4, mean_dt_ms=100, seed=1)
 VOL = (_T[:N_UPDATES].tolist(), _PX[:N_UPDATES].tolist())
 _TP = exponential_trades(20.0, 0.8, duration_s=N_UPDATES / 20.0 * 1.2, seed=2)
 TRADES = tuple(a[:N_UPDATES] for a in (_TP.t_ms, _TP.price, _TP.mid, _TP.side, _TP.size))
+# per-print floors (the book's half-spread at each print, 0.2-1 bp), the same prints pushed out beyond them
+TRADE_FLOORS = np.random.default_rng(5).uniform(0.2, 1.0, N_UPDATES)
+TRADES_FLOORED = (TRADES[0], TRADES[2] * (1 + TRADES[3] * (_TP.distance_bps[:N_UPDATES] + TRADE_FLOORS) * 1e-4),
+                  TRADES[2], TRADES[3], TRADE_FLOORS)
 _MT, _MM, _MB, _MF = microprice_series(N_UPDATES, 3.0, 1.5, 2.0, dt_ms=100, seed=3)
 MICRO = (_MT, _MM, _MB, _MF)
 _rng = np.random.default_rng(4)
@@ -363,6 +376,11 @@ def _run_vol(update, t, px):
 def _run_trades(update, t, price, mid, side):
     for i in range(N_UPDATES):
         update(t[i], price[i], mid[i], side[i])
+
+
+def _run_trades_floored(update, t, price, mid, side, floor):
+    for i in range(N_UPDATES):
+        update(t[i], price[i], mid[i], side[i], floor[i])
 
 
 def _run_flow(update, t, size, side):
@@ -468,6 +486,37 @@ def test_bench_intensity_python(benchmark):
 @pytest.mark.benchmark(group="intensity")
 def test_bench_intensity_batch(benchmark):
     _bench(benchmark, lambda e, *d: e.update_many(*d), FillIntensity, *TRADES[:4])
+
+
+# the same three with a per-print floor (what the engine feeds: the book's half-spread at each print)
+def test_intensity_reference_agrees_with_floors():
+    cy, py = FillIntensity(window_ms=10_000), PyFillIntensity(window_ms=10_000)
+    rows = list(zip(*(a.tolist() for a in TRADES_FLOORED)))
+    for row in rows:
+        assert cy.update(*row) == py.update(*row)
+    assert cy.kappa == pytest.approx(py.kappa(), rel=1e-9)
+    assert cy.rate == pytest.approx(py.rate(), rel=1e-12)
+    assert cy.mean_floor_bps == pytest.approx(py.mean_floor(), rel=1e-9)
+    batch = FillIntensity(window_ms=10_000)
+    batch.update_many(*TRADES_FLOORED)
+    assert batch.snapshot() == cy.snapshot()
+
+
+@pytest.mark.benchmark(group="intensity")
+def test_bench_intensity_cython_floor(benchmark):
+    data = tuple(a.tolist() for a in TRADES_FLOORED)
+    _bench(benchmark, lambda e, *d: _run_trades_floored(e.update, *d), FillIntensity, *data)
+
+
+@pytest.mark.benchmark(group="intensity")
+def test_bench_intensity_python_floor(benchmark):
+    data = tuple(a.tolist() for a in TRADES_FLOORED)
+    _bench(benchmark, lambda e, *d: _run_trades_floored(e.update, *d), PyFillIntensity, *data)
+
+
+@pytest.mark.benchmark(group="intensity")
+def test_bench_intensity_batch_floor(benchmark):
+    _bench(benchmark, lambda e, *d: e.update_many(*d), FillIntensity, *TRADES_FLOORED)
 
 
 # ----------------------------------------------------------------------------------------------
