@@ -61,7 +61,10 @@ deepest print sits on average about half a level inside the reach, and the touch
 average half a level beyond the half-spread; the two offsets cancel to first order: the
 tests see kappa about 5 % low with BTC's 0.3 bp levels), and a pooled arrival rate of
 about ``2 A exp(-kappa * (half_spread_bps + level_spacing_bps / 2))``, since takers whose
-reach stops short of the touch do not trade.
+reach stops short of the touch do not trade. hlmm's engine gives each print the half-spread of
+the book it printed into as its floor instead (``floor_bps``, no sim parameter needed); that
+removes the touch's offset and leaves the deepest print's, so it reads kappa a few % high
+(~+7 % on BTC's defaults; a floor of 0 reads it ~27 % low).
 
 **simTruth** (``{"type":"simTruth"}`` -> ``{"time", "truth"}``), ``truth()``::
 
