@@ -474,6 +474,55 @@ def test_zero_samples_cause_comes_from_the_engine(tmp_path):
     assert f.cause == "the engine says: no predictions recorded: the model is not wired into the quote cycle"
 
 
+def fill_report(b, oe, low, high, samples=420, observed=66, expected=6.46):
+    return b.emit("calibration_report", model="fill_probability", samples=samples, oe=oe, oe_low=low, oe_high=high,
+                  observed=observed, expected=expected, exposure_s=503.0, brier_samples=observed, brier=0.12,
+                  log_loss=0.42, information_ratio=0.0, calibration_error=0.33, validated=True, pending=3,
+                  censored=354, curve=[], oe_curve=[{"low": 0.7, "high": 0.8, "orders": 110, "observed": 29,
+                                                     "expected": 4.84, "oe": 5.99}])
+
+
+def test_fill_model_far_off_by_observed_over_expected_is_a_warning(tmp_path):
+    lines = []
+
+    def write(b):
+        begin(b)
+        fill(b, 1)
+        fill_report(b, 1.2, 0.9, 1.6)                   # the interval reaches 1: fine
+        b.advance(300)
+        lines.append(fill_report(b, 10.21, 7.9, 12.99))
+        b.advance(300)
+        lines.append(fill_report(b, 9.8, 8.1, 11.7))
+
+    path = build(tmp_path, write)
+    r = run(path)
+    f = one(r, "fill_model_miscalibrated")
+    assert f.severity is Severity.WARNING and f.count == 2 and f.examples == [at(path, n) for n in lines]
+    assert f.title == ("fill model under-predicts fills: observed/expected 9.80 [8.10, 11.70] over 420 orders "
+                       "(66 fills, 6.5 expected)")
+    assert f.detail["oe_curve"][0]["oe"] == 5.99 and f.detail["censored"] == 354
+    assert "strategy.tau_min_s" in f.look_at
+    assert not r.by_id("model_unvalidated") and not r.by_id("predictions_unvalidated")
+    fm = r.session["calibration"]["models"]["fill_probability"]
+    assert (fm["oe"], fm["oe_low"], fm["oe_high"], fm["samples"]) == (9.8, 8.1, 11.7, 420)
+    from hlmm.audit.render import render
+    row = next(line for line in render(r).splitlines() if line.strip().startswith("fill_probability"))
+    assert "9.80 [8.10, 11.70]" in row
+
+
+@pytest.mark.parametrize("oe,low,high,found", [(0.3, 0.2, 0.45, True), (0.55, 0.45, 0.7, False),
+                                               (1.8, 1.52, 2.1, True), (1.6, 1.3, 2.0, False)])
+def test_fill_model_finding_needs_the_whole_interval_beyond_the_factor(tmp_path, oe, low, high, found):
+    def write(b):
+        begin(b)
+        fill_report(b, oe, low, high)
+
+    hits = run(build(tmp_path, write)).by_id("fill_model_miscalibrated")
+    assert len(hits) == (1 if found else 0)
+    if found:
+        assert ("over-predicts" if oe < 1 else "under-predicts") in hits[0].title
+
+
 def test_calibration_never_reported(tmp_path):
     def write(b):
         begin(b, config={"calibration": {"report_interval_s": 60.0}})

@@ -76,6 +76,15 @@ def _dur(seconds: float) -> str:
     return f"{h}h{m:02d}m{sec:02d}s" if h else f"{m}m{sec:02d}s"
 
 
+def _oe(e: dict[str, Any]) -> str:
+    """The fill model's observed/expected fills with its interval ("" for models without one)."""
+    if "oe" not in e:
+        return ""
+    if not all(isinstance(e.get(k), (int, float)) for k in ("oe", "oe_low", "oe_high")):
+        return _num(e.get("oe"))
+    return f"{e['oe']:.2f} [{e['oe_low']:.2f}, {e['oe_high']:.2f}]"
+
+
 def _num(x: Any, digits: int = 2) -> str:
     if x is None:
         return "n/a"
@@ -189,8 +198,8 @@ def _session(s: dict[str, Any], out: list[str]) -> None:
     cal = s["calibration"]
     if cal["models"]:
         out.append("  calibration")
-        out += table(("MODEL", "REPORTS", "SAMPLES", "BRIER", "INFO RATIO", "CAL ERROR", "VALIDATED"),
-                     [(m, e.get("reports"), _num(e.get("samples")), _num(e.get("brier"), 4),
+        out += table(("MODEL", "REPORTS", "SAMPLES", "O/E [95%]", "BRIER", "INFO RATIO", "CAL ERROR", "VALIDATED"),
+                     [(m, e.get("reports"), _num(e.get("samples")), _oe(e), _num(e.get("brier"), 4),
                        _num(e.get("information_ratio")), _num(e.get("calibration_error"), 4), _num(e.get("validated")))
                       for m, e in cal["models"].items()], indent="    ")
     else:

@@ -22,7 +22,8 @@ Reads (event: fields):
   fee (the fee in bps of notional, from the fill line with the same tid; 0 if unknown).
 * ``kill_switch``: reason; ``gate_active``: gate reason; ``toxicity_pull``: side;
   ``inventory_forcing``; ``reduce_only_mode``: active
-* ``calibration_report``: model samples brier information_ratio calibration_error validated
+* ``calibration_report``: model samples oe oe_low oe_high (the fill model's observed/expected
+  fills) brier information_ratio calibration_error validated
 * ``quote_cycle``: coin cycle — assets, and the number of quote cycles from each coin's cycle
   counter (the engine may log only a sample of its cycles; a counter going back is a restart)
 
@@ -375,7 +376,8 @@ class SessionAccount(Consumer):
         model = str(rec.get("model") or "?")
         entry = self.calibration.setdefault(model, {"reports": 0})
         entry["reports"] += 1
-        for key in ("samples", "brier", "log_loss", "information_ratio", "calibration_error", "validated"):
+        for key in ("samples", "oe", "oe_low", "oe_high", "brier", "log_loss", "information_ratio",
+                    "calibration_error", "validated"):
             if key in rec:
                 entry[key] = rec[key]
         entry["last"] = ev.ts
