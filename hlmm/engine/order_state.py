@@ -88,6 +88,10 @@ def says_order_gone(text: str | None) -> bool:
     return bool(text) and any(text.startswith(t[:-1]) for t in GONE_TEXTS)
 
 
+class SlotConflict(RuntimeError):
+    """Two live orders would serve one ladder slot: a bug in the caller's plan."""
+
+
 @dataclass(slots=True)
 class PendingModify:
     """A modify sent (or timed out) for an order: the new leg's price, size and prediction."""
