@@ -95,9 +95,10 @@ def test_true_model_scores_one_under_heavy_censoring_and_the_binary_view_is_bias
     assert r["deviance"] < d["deviance"] and r["deviance_skill"] > 0
 
 
-def test_the_ladders_first_passage_prediction_is_scored_by_its_own_shape():
-    """The ladder's p = erfc(d / (sigma sqrt(2 tau))): fills from that law, read as first passage
-    O/E ~ 1; read as a constant hazard the touch looks under-predicted and the deep book over-predicted."""
+def test_a_first_passage_prediction_is_scored_by_its_own_shape_and_the_shape_matters():
+    """p = erfc(d / (sigma sqrt(2 tau))) (the ladder's formula) with fills that really follow that
+    first-passage law: read as first passage O/E ~ 1; read as a constant hazard, under the same
+    censoring, the touch looks under-predicted and the deep book over-predicted."""
     rng = np.random.default_rng(12)
     n = 20_000
     x = rng.uniform(0.05, 2.0, n)                      # depth / (sigma sqrt(2 tau))
@@ -117,7 +118,7 @@ def test_the_ladders_first_passage_prediction_is_scored_by_its_own_shape():
     assert all(abs(b["oe"] - 1.0) < 4 * math.sqrt(max(b["observed"], 1)) / b["expected"] for b in r["oe_curve"])
 
 
-def test_engine_predictions_carry_the_first_passage_shape_and_resolve_by_exposure():
+def test_engine_predictions_are_scored_as_a_constant_hazard_and_resolved_by_exposure():
     store = PredictionStore()
     clock = [10_000]
     preds = Predictions(store, clock_ms=lambda: clock[0], settle_ms=1_000)
@@ -128,7 +129,7 @@ def test_engine_predictions_carry_the_first_passage_shape_and_resolve_by_exposur
     preds.begin_cycle("X", ladder, as_bps=5.0, regime=1, position_frac=0.0, now_ms=10_000)
     bid = preds.predictor("X", BID, 0, int(ladder.side(BID).px_units[0]), int(ladder.side(BID).sz_lots[0]))
     ask = preds.predictor("X", ASK, 0, int(ladder.side(ASK).px_units[0]), int(ladder.side(ASK).sz_lots[0]))
-    assert store._pending[bid].fill_shape == SHAPES.index(FIRST_PASSAGE)
+    assert store._pending[bid].fill_shape == SHAPES.index(CONSTANT)
     p_bid = float(ladder.side(BID).p_fill[0])
     # the bid is requoted 2 s in; the cancel reaches the store after the settle delay
     clock[0] = 12_000
@@ -139,9 +140,7 @@ def test_engine_predictions_carry_the_first_passage_shape_and_resolve_by_exposur
     assert preds.settle() == 1
     r = _fill_report(store)
     assert r["samples"] == 1 and r["censored"] == 1 and r["observed"] == 0 and r["brier_samples"] == 0
-    tau = max(ladder.tau, 1e-3)
-    expected = cumulative_hazard(np.array([p_bid]), np.array([tau]), np.array([2.0]),
-                                 np.array([SHAPES.index(FIRST_PASSAGE)]))[0]
+    expected = -math.log1p(-p_bid) * 2.0 / ladder.tau
     assert r["expected"] == pytest.approx(expected, abs=1e-4) and r["exposure_s"] == 2.0
     assert store._pending[ask].fill_prob is not None
 

@@ -22,13 +22,15 @@ Its 95 % interval is the exact (Garwood) Poisson interval of ``O`` divided by ``
 
 Shapes of ``H`` (per prediction):
 
-* ``constant``: a constant hazard ``h = -ln(1 - p) / tau``, ``H(t) = h t``;
-* ``first_passage``: the ladder's own model.  Its ``p = erfc(d / (sigma sqrt(2 tau)))`` is the
-  probability that a driftless Brownian mid first reaches the order's depth ``d`` within
-  ``tau``, so with ``x = erfcinv(p)`` the model says ``P(fill by t) = erfc(x sqrt(tau / t))``
-  and ``H(t) = -ln erf(x sqrt(tau / t))``.  Its hazard is front-loaded near the touch and
-  back-loaded deep in the book; reading it as constant under heavy censoring would make touch
-  orders look under-predicted and deep ones over-predicted.
+* ``constant``: a constant hazard ``h = -ln(1 - p) / tau``, ``H(t) = h t``: fills arriving as
+  a Poisson stream of trades hitting the order (the engine's reading of the ladder's ``p``);
+* ``first_passage``: ``p = erfc(d / (sigma sqrt(2 tau)))`` read literally, as the probability
+  that a driftless Brownian mid first reaches the order's depth ``d`` within ``tau``: with
+  ``x = erfcinv(p)``, ``P(fill by t) = erfc(x sqrt(tau / t))`` and ``H(t) = -ln erf(x sqrt(tau / t))``.
+  Its hazard is front-loaded near the touch and ~0 for a deep order's first seconds.  The
+  shape matters under heavy censoring: fills that follow this law, read as a constant hazard,
+  make touch orders look under-predicted and deep ones over-predicted (and fills that arrive
+  as trades, read as first passage, look wildly under-predicted at short lives).
 
 ``p`` is clipped to ``[1e-6, 1 - 1e-6]`` (a prediction of exactly 0 or 1 stays scorable).
 The deviance is the sum of squared deviance residuals ``2 [d ln(d / mu) - (d - mu)]`` with

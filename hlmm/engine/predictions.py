@@ -5,10 +5,11 @@
 * before an order (or a modify's new leg) is sent, :meth:`predictor` records the level's
   fill probability over the ladder's horizon τ and its expected adverse selection
   (``alpha(depth) * as_bps``) in the :class:`~hlmm.calibration.store.PredictionStore` and
-  returns the tag that goes into the order's cloid.  The fill probability is recorded with
-  its time profile: the ladder's ``P = erfc(d / (σ √(2τ)))`` is the chance that the mid first
-  reaches the order within τ, so an order requoted before τ is scored against the chance
-  that law gives the time it was live (``first_passage``), not a share of P pro rata;
+  returns the tag that goes into the order's cloid.  The store scores the fill probability
+  on every order, a requoted one by the time it was live, reading P as a constant hazard
+  over τ: fills arrive as trades hit the order (the Poisson intensity the market model fits),
+  not when a Brownian mid first reaches it, so the ladder's first-passage time law (whose
+  hazard is ~0 in an order's first seconds) is not used to extrapolate from short lives;
 * it implements the engine's :class:`~hlmm.engine.outcomes.OutcomeSink`, so the fill processor
   and the order manager resolve those predictions (fills, markouts, orders ending) without
   knowing about the store.
@@ -31,7 +32,7 @@ from typing import Any, Callable
 
 from hlmm._core.ladder import REGIMES, Ladder
 from hlmm.calibration.store import PredictionStore
-from hlmm.calibration.survival import FIRST_PASSAGE
+from hlmm.calibration.survival import CONSTANT
 from hlmm.engine.order_state import BID
 
 
@@ -80,7 +81,7 @@ class Predictions:
             return 0
         tag = self.store.record_quote(
             coin=coin, side=1 if side == BID else -1, depth_bps=depth, now_ms=now_ms,
-            fill_prob=min(1.0, max(0.0, p_fill)), horizon_s=max(ladder.tau, 1e-3), fill_shape=FIRST_PASSAGE,
+            fill_prob=min(1.0, max(0.0, p_fill)), horizon_s=max(ladder.tau, 1e-3), fill_shape=CONSTANT,
             expected_as_bps=alpha * as_bps if math.isfinite(alpha) else None, regime=regime,
             position_frac=position_frac, half_spread_bps=ladder.quoted_half_spread_bps, signal_bps=signal_bps)
         self.recorded += 1
