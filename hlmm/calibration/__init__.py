@@ -14,7 +14,8 @@ Offline (``hlmm calibrate``):
 
 Online (the engine): :mod:`~hlmm.calibration.store` keeps predictions made at quote time
 under the tag carried in each order's cloid, scores them as fills, cancels and markouts
-arrive (:mod:`~hlmm.calibration.scores`), tracks where fills lose
+arrive (:mod:`~hlmm.calibration.scores`; the fill model by observed/expected fills over every
+order's time at risk, :mod:`~hlmm.calibration.survival`), tracks where fills lose
 (:mod:`~hlmm.calibration.profitability`) and saves what it learned at exit
 (:mod:`~hlmm.calibration.learned`), which ``hlmm calibrate --merge`` reads.
 """
