@@ -274,3 +274,34 @@ def test_cumulative_hazard_is_monotone_and_reaches_minus_log_survival_at_the_hor
     q = min(max(p, 1e-6), 1 - 1e-6)
     assert H(tau) == pytest.approx(-math.log1p(-q), rel=1e-6)
     assert H(2 * tau) == H(tau) and H(0.0) == 0.0
+
+
+def test_a_report_does_not_expire_an_order_whose_end_is_still_settling():
+    """An order cancelled just before its horizon ran out is scored with its real exposure, not the
+    whole horizon, even when a report runs while its end waits out the settle delay."""
+    store = PredictionStore()
+    clock = [10_000]
+    preds = Predictions(store, clock_ms=lambda: clock[0], settle_ms=5_000)
+    params = dict(mid=100.0, microprice=100.0, sigma=2e-4, kappa=0.5, A=1.0, gamma=0.3, position=0.0,
+                  max_position=10.0, available_margin=1000.0, allowed_leverage=3.0, as_bps=5.0,
+                  sz_decimals=2, px_decimals=4, min_notional=10.0)
+    ladder = compute_ladder(params, {"levels_per_side": 1})
+    tau_ms = int(round(ladder.tau * 1000))
+    preds.begin_cycle("X", ladder, as_bps=5.0, regime=1, position_frac=0.0, now_ms=10_000)
+    bid = preds.predictor("X", BID, 0, int(ladder.side(BID).px_units[0]), int(ladder.side(BID).sz_lots[0]))
+    end_ms = 10_000 + tau_ms - 1_000                    # cancelled 1 s before its horizon
+    clock[0] = end_ms
+    preds.on_order_end(bid, coin="X", side=BID, time_ms=end_ms, status="canceled", filled_fraction=0.0)
+    clock[0] = end_ms + 2_000                           # a report: the horizon is over, the end still settling
+    preds.resolve_due()
+    assert _fill_report(store)["samples"] == 0
+    clock[0] = end_ms + 5_000
+    preds.resolve_due()
+    r = _fill_report(store)
+    assert r["samples"] == 1 and r["exposure_s"] == pytest.approx((tau_ms - 1_000) / 1000)
+    # at shutdown everything resolves at once
+    preds.begin_cycle("X", ladder, as_bps=5.0, regime=1, position_frac=0.0, now_ms=clock[0])
+    preds.predictor("X", BID, 0, int(ladder.side(BID).px_units[0]), int(ladder.side(BID).sz_lots[0]))
+    clock[0] += tau_ms
+    preds.resolve_due(final=True)
+    assert _fill_report(store)["samples"] == 2

@@ -633,8 +633,7 @@ class Engine(StartupSteps, ShutdownSteps):
     def _calibration_report(self, final: bool = False) -> None:
         # at exit, fills younger than the longest markout horizon still report what they reached
         self.fills.poll_markouts(flush=final)
-        self.predictions.settle(flush=final)
-        self.predictions.store.expire(wall_ms())
+        self.predictions.resolve_due(final)
         self.predictions.store.log_report(cal_log)
 
     def _refit(self) -> None:

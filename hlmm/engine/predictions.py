@@ -111,6 +111,16 @@ class Predictions:
             n += 1
         return n
 
+    def resolve_due(self, final: bool = False) -> None:
+        """What a calibration report may resolve now: ended orders past their settle window, then
+        horizons that ended before that window (``final``: everything, at shutdown).
+
+        An order that ended within the last ``settle_ms`` is still queued here; expiring its horizon
+        before its end reached the store would score it as exposed for the whole horizon."""
+        self.settle(flush=final)
+        now = self.clock_ms()
+        self.store.expire(now if final else now - self.settle_ms)
+
     def on_markout(self, prediction_id: int, *, coin: str, side: int, tid: int, horizon_ms: int,
                    as_bps: float, edge_bps: float) -> None:
         if not math.isfinite(as_bps):
