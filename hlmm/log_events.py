@@ -89,6 +89,7 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
     "order_cancelled": ("engine.orders", "ops", "an order is no longer open (cancelled by us or by the exchange)", "cloid oid status"),
     "order_cancel_failed": ("engine.orders", "ops", "a cancel was refused (e.g. already filled or unknown)", "cloid oid reason"),
     "order_modify_sent": ("engine.orders", "ops", "a modify was sent", "cloid oid side px sz old_px old_sz post_id"),
+    "order_modify_missed": ("engine.orders", "ops", "a modify arrived after the order had filled or been cancelled (a race with the market, not a reject)", "cloid oid reason"),
     "order_unknown_timeout": ("engine.orders", "ops", "no answer for an order action; it stays unknown until the exchange says", "cloid action post_id elapsed_ms"),
     "order_status_resolved": ("engine.orders", "ops", "an order in unknown state was resolved by the exchange", "cloid oid status source"),
     "batch_sent": ("engine.executor", "diag", "one signed batch was posted", "kind n post_id weight nonce"),

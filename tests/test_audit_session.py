@@ -99,12 +99,17 @@ def test_orders_cycles_and_requotes(tmp_path):
             b.emit("order_cancel_sent", coin="BTC", cloid="0x" + "3" * 32, oid=5, reason="reprice", post_id=3)
         b.emit("order_cancelled", coin="BTC", cloid="0x" + "3" * 32, oid=5, status="canceled")
         b.emit("order_unknown_timeout", coin="BTC", cloid="0x" + "3" * 32, action="order", post_id=4, elapsed_ms=5000)
+        b.emit("order_modify_missed", coin="BTC", cloid="0x" + "3" * 32, oid=5,
+               reason="Cannot modify canceled or filled order.")
 
-    s = run(build(tmp_path, write)).session
+    r = run(build(tmp_path, write))
+    s = r.session
     assert s["quote_cycles"] == 6 and s["quote_cycles_per_min"] == pytest.approx(6.0)
     assert s["quote_cycles_logged"] == 6
     o = s["orders"]
     assert (o["placed"], o["modified"], o["cancel_sent"], o["cancelled"], o["unknown_timeouts"]) == (3, 1, 2, 1, 1)
+    # a modify that raced a fill is counted on its own, not as a reject
+    assert o["modify_missed"] == 1 and o["rejected"] == 0 and o["rejected_by_reason"] == {}
     assert s["requotes"] == {"order_actions": 6, "per_cycle": 1.0, "per_min": 6.0}
     assert s["duration_s"] == 60.0
 

@@ -337,6 +337,23 @@ def test_every_counted_modify_reject_is_logged_as_order_rejected_once(m, old_leg
     m.check_invariants()
 
 
+def test_a_modify_that_raced_a_fill_is_not_a_reject(m):
+    # the order filled (or was cancelled) before the modify arrived: the exchange's "gone" answer is the
+    # market racing us, so it must not feed the reject storm (a fast market would kill a healthy engine)
+    resting(m, place_plan(levels=((0, 950_000, 100),)))
+    (o,) = m.live_orders()
+    plan = Plan("BTC", modifies=[Modify(o.handle, o.coin, o.side, o.slot, o.px_units - 500, o.sz_lots, o.px_units,
+                                        o.sz_lots)])
+    (a,) = m.submit(plan, 2000)
+    with capture_logs() as logs:
+        r = m.on_action_result(a.batch_id, ok_order({"error": "Cannot modify canceled or filled order."}), 2003)
+    assert r.rejects == [] and r.cancelled == 1
+    assert [x["event"] for x in logs if x["event"] in ("order_rejected", "order_modify_missed")] == \
+        ["order_modify_missed"]
+    assert not o.live and m.live_orders() == []
+    m.check_invariants()
+
+
 def test_every_counted_place_reject_is_logged_as_order_rejected_once(m):
     (a,) = m.submit(place_plan(levels=((0, 950_000, 100), (1, 949_000, 100))), 1000)
     with capture_logs() as logs:

@@ -166,7 +166,8 @@ def _session(s: dict[str, Any], out: list[str]) -> None:
     pos = ", ".join(f"{c} {p:g}" for c, p in s["position"].items()) or "n/a"
     rows.append(("final position", pos))
     o = s["orders"]
-    rows.append(("orders", f"{o['placed']:,} placed · {o['modified']:,} modified · {o['cancel_sent']:,} cancels sent · "
+    missed = f" ({o['modify_missed']:,} too late: the order had already ended)" if o.get("modify_missed") else ""
+    rows.append(("orders", f"{o['placed']:,} placed · {o['modified']:,} modified{missed} · {o['cancel_sent']:,} cancels sent · "
                            f"{o['cancelled']:,} cancelled · {o['rejected']:,} rejected · "
                            f"{o['unknown_timeouts']:,} timed out"))
     for reason, n in list(o["rejected_by_reason"].items())[:8]:

@@ -481,6 +481,7 @@ class SessionAccount(Consumer):
             "orders": {
                 "placed": ctx.total("order_place_sent"),
                 "modified": ctx.total("order_modify_sent"),
+                "modify_missed": ctx.total("order_modify_missed"),
                 "cancel_sent": ctx.total("order_cancel_sent"),
                 "cancelled": ctx.total("order_cancelled"),
                 "filled": ctx.total("order_filled"),

@@ -399,14 +399,21 @@ class OrderActions:
         pm = o.pending_modify
         mine = pm is not None and pm.batch_id == b.batch_id
         if r.status == "error":      # r answers o's modify in batch b, whatever o's state now
-            # the exchange refused this modify even if the streams already ended the order:
-            # counted toward the reject storm, so logged like a place reject (the audit reads it);
-            # the order itself is not rejected: it ends cancelled or goes unknown below
             reason = r.error or "modify rejected"
-            report.rejects.append(reason)
-            log.warning("order_rejected", coin=o.coin, cloid=o.cloid, side=SIDE_NAMES[o.side],
-                        px=self._wire_px(o, pm.px_units) if mine else None,
-                        sz=self._wire_sz(o, pm.sz_lots) if mine else None, reason=reason)
+            if says_order_gone(reason):
+                # the order filled or was cancelled before the modify arrived: the market raced us and
+                # nothing is wrong with the request (as with a cancel of a filled order), so it is not a
+                # reject and does not feed the reject storm, which would otherwise kill a healthy engine
+                # in a fast market
+                log.info("order_modify_missed", coin=o.coin, cloid=o.cloid, oid=o.oid, reason=reason)
+            else:
+                # the exchange refused this modify even if the streams already ended the order:
+                # counted toward the reject storm, so logged like a place reject (the audit reads it);
+                # the order itself is not rejected: it ends cancelled or goes unknown below
+                report.rejects.append(reason)
+                log.warning("order_rejected", coin=o.coin, cloid=o.cloid, side=SIDE_NAMES[o.side],
+                            px=self._wire_px(o, pm.px_units) if mine else None,
+                            sz=self._wire_sz(o, pm.sz_lots) if mine else None, reason=reason)
         if not mine or not o.live:
             return   # already resolved by the streams
         if r.status == "error":
