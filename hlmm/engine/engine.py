@@ -232,25 +232,7 @@ class Engine(StartupSteps, ShutdownSteps):
                  vault=self.credentials.vault_address, coins=list(self.coins), config_file=self.config_file,
                  pid=os.getpid())
         log.info("config_loaded", file=self.config_file, includes=[], warnings=cfg.warnings(), config=cfg.to_dict())
-        self.manager = OrderManager(self.registry, CloidFactory(), orphan_policy=cfg.risk.on_start,
-                                    outcomes=self.predictions)
-        horizons = tuple(int(round(h * 1000)) for h in cfg.calibration.markout_horizons_s)
-        attr = 10_000 if 10_000 in horizons else horizons[-1]
-        self.fills = FillProcessor(self.registry, self.manager, outcomes=self.predictions,
-                                   markout_horizons_ms=horizons, attribution_horizon_ms=attr)
-        self.gates = Gates(GateConfig.from_config(cfg), self.manager, self.rate, self.registry)
-        for coin in self.coins:
-            asset = self.registry[coin]
-            model = MarketModel.from_config(cfg, asset)
-            self.coin_states[coin] = CoinState(coin, asset, model, recorded_inputs=[] if self.record_inputs else None)
-        self.quoter = Quoter(self.coin_states, strategy=self.strategy, manager=self.manager,
-                             reconciler=Reconciler(self.manager,
-                                                   price_tolerance_bps=cfg.strategy.requote_price_tolerance_bps,
-                                                   size_tolerance=cfg.strategy.requote_size_tolerance),
-                             gates=self.gates, rate=self.rate, fills=self.fills, predictions=self.predictions,
-                             send=self._send, account=lambda: self.account, wall_ms=wall_ms,
-                             max_position_usd=lambda c: cfg.risk_for(c).max_position_usd,
-                             on_cycle=self._after_cycle)
+        self._build_core()
         self._on_asset_ctxs(meta_ctxs[1])
         self._set_leverage()
         self._read_baseline()
@@ -278,6 +260,30 @@ class Engine(StartupSteps, ShutdownSteps):
         self._schedule_timers()
         for coin in self.coins:
             self._want_quote(coin)
+
+    def _build_core(self) -> None:
+        """The trading parts, once the registry is known: order manager, fills, gates, one market
+        model per coin and the quoter (no request is made; ``_start`` does the rest)."""
+        cfg = self.config
+        self.manager = OrderManager(self.registry, CloidFactory(), orphan_policy=cfg.risk.on_start,
+                                    outcomes=self.predictions)
+        horizons = tuple(int(round(h * 1000)) for h in cfg.calibration.markout_horizons_s)
+        attr = 10_000 if 10_000 in horizons else horizons[-1]
+        self.fills = FillProcessor(self.registry, self.manager, outcomes=self.predictions,
+                                   markout_horizons_ms=horizons, attribution_horizon_ms=attr)
+        self.gates = Gates(GateConfig.from_config(cfg), self.manager, self.rate, self.registry)
+        for coin in self.coins:
+            asset = self.registry[coin]
+            model = MarketModel.from_config(cfg, asset)
+            self.coin_states[coin] = CoinState(coin, asset, model, recorded_inputs=[] if self.record_inputs else None)
+        self.quoter = Quoter(self.coin_states, strategy=self.strategy, manager=self.manager,
+                             reconciler=Reconciler(self.manager,
+                                                   price_tolerance_bps=cfg.strategy.requote_price_tolerance_bps,
+                                                   size_tolerance=cfg.strategy.requote_size_tolerance),
+                             gates=self.gates, rate=self.rate, fills=self.fills, predictions=self.predictions,
+                             send=self._send, account=lambda: self.account, wall_ms=wall_ms,
+                             max_position_usd=lambda c: cfg.risk_for(c).max_position_usd,
+                             on_cycle=self._after_cycle)
 
     def _schedule_timers(self) -> None:
         cfg = self.config
