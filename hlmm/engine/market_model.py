@@ -68,12 +68,12 @@ from hlmm.engine.ladder_mapping import (
     time_of_day_multiplier,
     toxicity_for_ladder,
 )
-from hlmm.engine.model_report import EstimatorStatus, QuoteExplanation, WarmupStatus
+from hlmm.engine.model_report import DeferredExplanation, EstimatorStatus, QuoteExplanation, WarmupStatus
 from hlmm.errors import HlmmError, InputError
 from hlmm.exchange.assets import AssetInfo
 
 __all__ = [
-    "ALPHA_TOUCH_MIN", "HISTORY_CANDLE_MINUTES", "TOXICITY_WIDEN", "AccountState", "EstimatorStatus", "MarketModel", "MarketNotReady", "Priors", "QuoteExplanation",
+    "ALPHA_TOUCH_MIN", "HISTORY_CANDLE_MINUTES", "TOXICITY_WIDEN", "AccountState", "DeferredExplanation", "EstimatorStatus", "MarketModel", "MarketNotReady", "Priors", "QuoteExplanation",
     "WarmupStatus", "ladder_config_from_strategy", "time_of_day_multiplier", "toxicity_for_ladder",
 ]
 
@@ -387,7 +387,7 @@ class MarketModel:
         """The frozen snapshot for the ladder (samples toxicity at ``now_ms``)."""
         return self._snapshot(account, now_ms)[0]
 
-    def _snapshot(self, account: AccountState, now_ms: int | None) -> tuple[MarketParams, dict[str, Any]]:
+    def _snapshot(self, account: AccountState, now_ms: int | None) -> tuple[MarketParams, tuple]:
         book = self.book
         if not book.two_sided:
             raise MarketNotReady(f"{self.asset.name}: no two-sided book yet ({book.bid_depth} bid and "
@@ -424,8 +424,8 @@ class MarketModel:
             market_spread_bps=book.spread_bps(), as_bps=self.as_bps, sz_decimals=self.asset.sz_decimals,
             px_decimals=self.asset.px_decimals, min_notional=self.asset.min_notional,
         )
-        context = {"now_ms": now_ms, "vol_ready": vol_ready, "inten_src": inten_src, "book_imb": book_imb,
-                   "flow_imb": flow_imb, "hawkes": flow.intensity_at(now_ms)}
+        # what the explanation needs besides the snapshot (its regime and sigma are the params' own values)
+        context = (now_ms, vol_ready, inten_src, book_imb, flow_imb, flow.intensity_at(now_ms), regime, sigma)
         return params, context
 
     def quote(self, account: AccountState, now_ms: int | None = None, out: Ladder | None = None,
@@ -433,40 +433,61 @@ class MarketModel:
         """The snapshot, the ladder computed from it (into ``out`` if given), and the explanation of
         both.  ``warmup=False`` leaves ``explanation.warmup`` None (about 10 us less per quote);
         the snapshot and the ladder are the same either way."""
+        params, ladder, why = self.quote_deferred(account, now_ms, out, warmup=warmup)
+        return params, ladder, why.build()
+
+    def quote_deferred(self, account: AccountState, now_ms: int | None = None, out: Ladder | None = None,
+                       *, warmup: bool = True) -> tuple[MarketParams, Ladder, DeferredExplanation]:
+        """:meth:`quote` with the explanation not written yet: what it needs is frozen now and
+        ``why.build()`` writes the explanation :meth:`quote` would have returned, whatever the
+        model did in between.  The engine's quote cycle quotes this way (it rarely reads one)."""
         params, ctx = self._snapshot(account, now_ms)
         ladder = compute_ladder(params, self._ladder_config, out)
-        return params, ladder, self._explain(params, ladder, ctx, warmup)
-
-    def _explain(self, params: MarketParams, ladder: Ladder, ctx: dict[str, Any], warmup: bool) -> QuoteExplanation:
+        tox = self.toxicity
+        # the ladder's scalars are copied: ``out`` may be reused by the next quote
+        facts = (ladder.gamma_eff, ladder.half_spread_bps, ladder.quoted_half_spread_bps, ladder.skew_bps, ladder.q,
+                 ladder.kelly_fraction, ladder.tau)
+        state = (tox.bid_score, tox.ask_score, self.microprice.ready, self.as_source, self.funding_rate)
         warm = self.warmup_status() if warmup else None
-        cold = tuple(name for name, ok in (("volatility", ctx["vol_ready"]), ("intensity", ctx["inten_src"] != "prior"),
-                                           ("microprice", self.microprice.ready)) if not ok)
+        why = DeferredExplanation(self._explain, (params, facts, ctx, state, warm), regime=REGIMES[ctx[6]],
+                                  sigma_bps=ctx[7] * 1e4, toxicity_bid=state[0], toxicity_ask=state[1])
+        return params, ladder, why
+
+    def _explain(self, params: MarketParams, facts: tuple, ctx: tuple, state: tuple,
+                 warm: WarmupStatus | None) -> QuoteExplanation:
+        """The explanation of a quote from what :meth:`quote_deferred` froze (the model's own
+        constants, asset, priors and ladder config, never change)."""
+        now_ms, vol_ready, inten_src, book_imb, flow_imb, hawkes = ctx[:6]
+        gamma_eff, half_spread, quoted_half_spread, skew, q, kelly, tau = facts
+        tox_bid, tox_ask, micro_ready, as_source, funding = state
+        cold = tuple(name for name, ok in (("volatility", vol_ready), ("intensity", inten_src != "prior"),
+                                           ("microprice", micro_ready)) if not ok)
         d = params.to_dict()
         regime, tod, pr = d["regime"], d["tod_gamma_mult"], self.priors
         notes = []
-        if not ctx["vol_ready"]:
+        if not vol_ready:
             notes.append(f"volatility is cold: sigma and regime are priors ({pr.sigma_bps:g} bps/s^0.5, {pr.regime})")
-        if ctx["inten_src"] == "prior":
+        if inten_src == "prior":
             notes.append(f"fill intensity is cold: kappa {pr.kappa:g}/bps and A {pr.A:g}/s are priors")
-        if not self.microprice.ready:
+        if not micro_ready:
             notes.append("microprice is cold: the ladder is centred on the mid")
-        if self.as_source == "prior":
-            notes.append(f"adverse selection per informed fill is the prior {self.as_bps:g} bps")
+        if as_source == "prior":
+            notes.append(f"adverse selection per informed fill is the prior {d['as_bps']:g} bps")
         if tod != 1.0:
-            notes.append(f"toxic hour (UTC {(ctx['now_ms'] // HOUR_MS) % 24:02d}): gamma x{tod:g}")
+            notes.append(f"toxic hour (UTC {(now_ms // HOUR_MS) % 24:02d}): gamma x{tod:g}")
         return QuoteExplanation(
-            coin=self.asset.name, time_ms=int(ctx["now_ms"]), mid=d["mid"], microprice=d["microprice"],
+            coin=self.asset.name, time_ms=int(now_ms), mid=d["mid"], microprice=d["microprice"],
             spread_bps=d["market_spread_bps"], sigma_bps=d["sigma"] * 1e4,
-            sigma_source="estimate" if ctx["vol_ready"] else "prior", regime=REGIMES[regime],
-            regime_source="estimate" if ctx["vol_ready"] else "prior", kappa=d["kappa"], A=d["A"],
-            intensity_source=ctx["inten_src"], gamma_base=d["gamma"], tod_gamma_mult=tod,
-            regime_gamma_mult=self._ladder_config.gamma_regime_mult[regime], gamma_eff=ladder.gamma_eff,
-            delta_star_bps=ladder.half_spread_bps, quoted_half_spread_bps=ladder.quoted_half_spread_bps,
-            skew_bps=ladder.skew_bps, q=ladder.q, kelly_fraction=ladder.kelly_fraction, tau_s=ladder.tau,
-            toxicity_bid=self.toxicity.bid_score, toxicity_ask=self.toxicity.ask_score,
-            ladder_tox_bid=d["tox_bid"], ladder_tox_ask=d["tox_ask"], flow_imbalance=ctx["flow_imb"],
-            book_imbalance=ctx["book_imb"], hawkes_intensity=ctx["hawkes"], funding_rate=self.funding_rate,
-            as_bps=d["as_bps"], as_source=self.as_source, allowed_leverage=d["allowed_leverage"],
+            sigma_source="estimate" if vol_ready else "prior", regime=REGIMES[regime],
+            regime_source="estimate" if vol_ready else "prior", kappa=d["kappa"], A=d["A"],
+            intensity_source=inten_src, gamma_base=d["gamma"], tod_gamma_mult=tod,
+            regime_gamma_mult=self._ladder_config.gamma_regime_mult[regime], gamma_eff=gamma_eff,
+            delta_star_bps=half_spread, quoted_half_spread_bps=quoted_half_spread,
+            skew_bps=skew, q=q, kelly_fraction=kelly, tau_s=tau,
+            toxicity_bid=tox_bid, toxicity_ask=tox_ask,
+            ladder_tox_bid=d["tox_bid"], ladder_tox_ask=d["tox_ask"], flow_imbalance=flow_imb,
+            book_imbalance=book_imb, hawkes_intensity=hawkes, funding_rate=funding,
+            as_bps=d["as_bps"], as_source=as_source, allowed_leverage=d["allowed_leverage"],
             max_position=d["max_position"], available_margin=d["available_margin"], warmup=warm,
             cold=cold, notes=tuple(notes),
         )

@@ -22,12 +22,12 @@ carries fill probabilities); a raising strategy pulls the coin's quotes for that
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError, dataclass
 from typing import Protocol
 
 from hlmm._core.ladder import Ladder, MarketParams
 from hlmm.engine.account_state import AccountState
-from hlmm.engine.market_model import MarketModel, QuoteExplanation
+from hlmm.engine.market_model import DeferredExplanation, MarketModel, QuoteExplanation
 from hlmm.engine.reconcile import Target
 from hlmm.exchange.assets import AssetInfo
 
@@ -44,18 +44,55 @@ class QuoteContext:
     max_position: float          # coins (risk.max_position_usd at the mid)
 
 
-@dataclass(frozen=True)
 class Quote:
     """A strategy's answer: the target (a computed ladder, or arrays of price units / lots per
-    side, touch first) and, when the model made it, the snapshot and its explanation."""
+    side, touch first) and, when the model made it, the snapshot and its explanation.
 
-    target: Ladder | Target
-    params: MarketParams | None = None
-    explanation: QuoteExplanation | None = None
+    The explanation is given written (``explanation``) or deferred (``deferred``, from
+    :meth:`MarketModel.quote_deferred`: written on first read of :attr:`explanation`). Frozen.
+    """
+
+    __slots__ = ("target", "params", "_why")
+
+    def __init__(self, target: Ladder | Target, params: MarketParams | None = None,
+                 explanation: QuoteExplanation | None = None, *, deferred: DeferredExplanation | None = None) -> None:
+        if explanation is not None and deferred is not None:
+            raise ValueError("Quote takes an explanation or a deferred one, not both")
+        object.__setattr__(self, "target", target)
+        object.__setattr__(self, "params", params)
+        object.__setattr__(self, "_why", explanation if deferred is None else deferred)
+
+    @property
+    def explanation(self) -> QuoteExplanation | None:
+        why = self._why
+        return why.build() if isinstance(why, DeferredExplanation) else why
+
+    @property
+    def why(self) -> QuoteExplanation | DeferredExplanation | None:
+        """The explanation as held, deferred or written: both carry ``regime``, ``sigma_bps``,
+        ``toxicity_bid`` and ``toxicity_ask`` (what the engine reads each cycle)."""
+        return self._why
 
     @property
     def ladder(self) -> Ladder | None:
         return self.target if isinstance(self.target, Ladder) else None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Quote):
+            return NotImplemented
+        return (self.target, self.params, self.explanation) == (other.target, other.params, other.explanation)
+
+    def __hash__(self) -> int:
+        return hash((self.target, self.params, self.explanation))
+
+    def __repr__(self) -> str:
+        return f"Quote(target={self.target!r}, params={self.params!r}, explanation={self._why!r})"
 
 
 class Strategy(Protocol):
@@ -71,8 +108,9 @@ class ModelStrategy:
     def quote(self, ctx: QuoteContext) -> Quote:
         # now_ms=None: the model's own newest exchange time, so equal inputs give equal ladders
         # (hlmm ladder-preview quotes the same way)
-        params, ladder, why = ctx.model.quote(ctx.account, warmup=False)   # the engine tracks warm-up itself
-        return Quote(ladder, params, why)
+        # the engine tracks warm-up itself; the explanation is written only if someone reads it
+        params, ladder, why = ctx.model.quote_deferred(ctx.account, warmup=False)
+        return Quote(ladder, params, deferred=why)
 
     def __repr__(self) -> str:
         return "ModelStrategy()"
