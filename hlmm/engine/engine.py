@@ -276,13 +276,14 @@ class Engine(StartupSteps, ShutdownSteps):
             asset = self.registry[coin]
             model = MarketModel.from_config(cfg, asset)
             self.coin_states[coin] = CoinState(coin, asset, model, recorded_inputs=[] if self.record_inputs else None)
+        limits = {coin: cfg.risk_for(coin).max_position_usd for coin in self.coins}   # the config is frozen
         self.quoter = Quoter(self.coin_states, strategy=self.strategy, manager=self.manager,
                              reconciler=Reconciler(self.manager,
                                                    price_tolerance_bps=cfg.strategy.requote_price_tolerance_bps,
                                                    size_tolerance=cfg.strategy.requote_size_tolerance),
                              gates=self.gates, rate=self.rate, fills=self.fills, predictions=self.predictions,
                              send=self._send, account=lambda: self.account, wall_ms=wall_ms,
-                             max_position_usd=lambda c: cfg.risk_for(c).max_position_usd,
+                             max_position_usd=limits.__getitem__,
                              on_cycle=self._after_cycle)
 
     def _schedule_timers(self) -> None:

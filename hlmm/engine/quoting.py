@@ -71,6 +71,7 @@ class CoinState:
     sigma_bps: float = math.nan
     tox: tuple[float, float] = (0.0, 0.0)
     binding: tuple[str, str] = ("-", "-")
+    account_cache: tuple | None = None   # (lots and frozen lots, account snapshot, the AccountState of them)
 
 
 @dataclass
@@ -115,22 +116,33 @@ class Quoter:
 
     # ------------------------------------------------------------------ inputs
     def account_state(self, st: CoinState) -> AccountState:
-        """Position (exact), the exchange's free margin as is, and frozen orders per side in coins."""
-        snap = self.account()
-        lot = 10.0 ** -st.asset.sz_decimals
-        return AccountState(
-            position=float(self.fills.position(st.coin).size),
-            available_margin=snap.available_margin if snap is not None else 0.0,
-            inflight_bid=self.manager.frozen_lots(st.coin, BID) * lot,
-            inflight_ask=self.manager.frozen_lots(st.coin, ASK) * lot,
-            account_value=snap.account_value if snap is not None else None)
+        """Position (exact), the exchange's free margin as is, and frozen orders per side in coins.
 
-    def _inputs(self, st: CoinState, quote: Quote | None, now_ms: int) -> MarketInputs:
+        The same state as the last cycle's is the same object (most cycles: nothing filled, nothing
+        in flight, no new account snapshot)."""
+        snap = self.account()
+        pos = self.fills.position(st.coin)
+        key = (pos.lots, pos.sz_decimals, self.manager.frozen_lots(st.coin, BID), self.manager.frozen_lots(st.coin, ASK))
+        last = st.account_cache
+        if last is not None and last[1] is snap and last[0] == key:
+            return last[2]
+        lot = 10.0 ** -st.asset.sz_decimals
+        state = AccountState(
+            # lots / 10**szDecimals is float(Position.size) (both the correctly rounded quotient), without Fractions
+            position=pos.lots / 10 ** pos.sz_decimals,
+            available_margin=snap.available_margin if snap is not None else 0.0,
+            inflight_bid=key[2] * lot,
+            inflight_ask=key[3] * lot,
+            account_value=snap.account_value if snap is not None else None)
+        st.account_cache = (key, snap, state)
+        return state
+
+    def _inputs(self, st: CoinState, d: dict[str, Any] | None, now_ms: int) -> MarketInputs:
+        """The gates' inputs: from the snapshot's fields ``d`` (``MarketParams.to_dict()``) when the
+        quote has one, else from the book."""
         book = st.model.book
         mid = book.mid() if book.two_sided else math.nan
-        p = quote.params if quote is not None else None
-        if p is not None:
-            d = p.to_dict()
+        if d is not None:
             return MarketInputs(st.coin, now_ms, d["mid"], d["sigma"], d["kappa"], d["A"], d["as_bps"],
                                 st.book_changed_ms, d["microprice"], d["regime"], d["tox_bid"], d["tox_ask"],
                                 d["market_spread_bps"], st.warm, st.warm_detail)
@@ -165,7 +177,8 @@ class Quoter:
                 log.error("error", where=f"engine.quote strategy {coin}", error=f"{type(exc).__name__}: {exc}")
                 quote = None
         out.quote = quote
-        inputs = self._inputs(st, quote, now_ms)
+        d = quote.params.to_dict() if quote is not None and quote.params is not None else None   # once a cycle
+        inputs = self._inputs(st, d, now_ms)
         position_lots = self.fills.position_lots(coin)
         mid_units = (book.best_bid_units() + book.best_ask_units()) // 2 if book.two_sided else 0
         s = st.model.strategy        # the coin's [strategy], per-coin overrides applied
@@ -175,8 +188,7 @@ class Quoter:
         gated = self._uncrossed(st, self.gates.apply(plan, inputs, position_lots, now_ms))
         out.gated = gated
         ladder = quote.ladder if quote is not None else None
-        if ladder is not None and quote.params is not None:
-            d = quote.params.to_dict()
+        if ladder is not None and d is not None:
             max_pos = d["max_position"]
             self.predictions.begin_cycle(coin, ladder, as_bps=d["as_bps"], regime=d["regime"],
                                          position_frac=d["position"] / max_pos if max_pos > 0 else 0.0,
@@ -194,7 +206,7 @@ class Quoter:
         self.cycles += 1
         st.last_quote = quote
         out.latency_us = (time.perf_counter_ns() - t0) / 1000
-        self._record(st, quote, account, out, now_ms)
+        self._record(st, quote, d, account, out, now_ms)
         if self.on_cycle is not None:
             self.on_cycle(out)
         return out
@@ -254,9 +266,9 @@ class Quoter:
             st.warm_detail = (f"{w.seconds_observed:.0f}/{req['min_seconds']:g} s, {w.trades}/{req['min_trades']:g} "
                               f"trades, {w.book_updates}/{req['min_book_updates']:g} book updates")
 
-    def _record(self, st: CoinState, quote: Quote | None, account: AccountState, out: CycleOutcome,
-                now_ms: int) -> None:
-        why = quote.explanation if quote is not None else None
+    def _record(self, st: CoinState, quote: Quote | None, d: dict[str, Any] | None, account: AccountState,
+                out: CycleOutcome, now_ms: int) -> None:
+        why = quote.why if quote is not None else None    # written or deferred: read without writing it
         if why is not None:
             st.regime = why.regime
             st.sigma_bps = why.sigma_bps
@@ -266,16 +278,17 @@ class Quoter:
             st.binding = (ladder.bids.binding_reason, ladder.asks.binding_reason)
             if st.first_quote is None and out.actions:
                 st.first_quote = {"account": account, "ladder": ladder_arrays(ladder), "now_ms": now_ms,
-                                  "params": quote.params.to_dict() if quote.params is not None else None}
+                                  "params": dict(d) if d is not None else None}
         changed = bool(out.actions)
         if not changed and now_ms - st.last_logged_ms < QUOTE_LOG_EVERY_MS:
             return
         st.last_logged_ms = now_ms
-        bids = [o for o in self.manager.live_orders(st.coin, BID)]
-        asks = [o for o in self.manager.live_orders(st.coin, ASK)]
-        best_bid = max((o.px_units for o in bids), default=None)
-        best_ask = min((o.px_units for o in asks), default=None)
-        d = quote.params.to_dict() if quote is not None and quote.params is not None else {}
+        # the live orders' mirror per side (the reconciler's): no scan of every order remembered
+        bids = self.manager.live_side(st.coin, BID).entries()
+        asks = self.manager.live_side(st.coin, ASK).entries()
+        best_bid = max((e[1] for e in bids), default=None)
+        best_ask = min((e[1] for e in asks), default=None)
+        d = d if d is not None else {}
         book = st.model.book
         log.info("quote_cycle", coin=st.coin, cycle=st.cycles, mid=book.mid() if book.two_sided else None,
                  microprice=d.get("microprice"), sigma=d.get("sigma"), kappa=d.get("kappa"),
