@@ -45,7 +45,9 @@ class Predictions:
         self.clock_ms = clock_ms
         self.settle_ms = settle_ms
         self._closing: deque[tuple[int, int, int]] = deque()   # (due_ms, prediction id, end time_ms)
-        self._cycle: dict[str, tuple[Ladder, float, str, float, int]] = {}
+        # per coin: the cycle's ladder, as_bps, regime, position fraction, time, signal, and its sides' levels
+        # read once (side -> (levels, p_fill, alpha, depth_bps) as lists), on the first order of the side
+        self._cycle: dict[str, tuple[Ladder, float, str, float, int, float | None, dict[int, tuple]]] = {}
         self.recorded = 0
         self.fills = 0
         self.markouts = 0
@@ -63,20 +65,24 @@ class Predictions:
             return
         name = REGIMES[regime] if isinstance(regime, int) else str(regime)
         signal = float(signal_bps) if signal_bps is not None and math.isfinite(signal_bps) else None
-        self._cycle[coin] = (ladder, float(as_bps), name, float(position_frac), int(now_ms), signal)
+        self._cycle[coin] = (ladder, float(as_bps), name, float(position_frac), int(now_ms), signal, {})
 
     def predictor(self, coin: str, side: int, level: int, px_units: int, sz_lots: int) -> int:
         """The order manager's ``Predictor``: record the level's predictions, return the cloid tag."""
         cycle = self._cycle.get(coin)
         if cycle is None:
             return 0
-        ladder, as_bps, regime, position_frac, now_ms, signal_bps = cycle
-        s = ladder.side(side)
-        if not 0 <= level < s.n:
+        ladder, as_bps, regime, position_frac, now_ms, signal_bps, sides = cycle
+        levels = sides.get(side)
+        if levels is None:      # each LadderSide array is a fresh copy: read them once per cycle, not per order
+            s = ladder.side(side)
+            levels = sides[side] = (s.n, s.p_fill.tolist(), s.alpha.tolist(), s.depth_bps.tolist())
+        n, p_fills, alphas, depths = levels
+        if not 0 <= level < n:
             return 0
-        p_fill = float(s.p_fill[level])
-        alpha = float(s.alpha[level])
-        depth = float(s.depth_bps[level])
+        p_fill = p_fills[level]
+        alpha = alphas[level]
+        depth = depths[level]
         if not (math.isfinite(p_fill) and math.isfinite(depth)):
             return 0
         tag = self.store.record_quote(
