@@ -87,7 +87,7 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
     "order_rejected": ("engine.orders", "ops", "the exchange rejected an order", "cloid side px sz reason"),
     "order_cancel_sent": ("engine.orders", "ops", "a cancel was sent", "cloid oid reason post_id"),
     "order_cancelled": ("engine.orders", "ops", "an order is no longer open (cancelled by us or by the exchange)", "cloid oid status"),
-    "order_cancel_failed": ("engine.orders", "ops", "a cancel was refused (e.g. already filled or unknown)", "cloid oid reason"),
+    "order_cancel_failed": ("engine.orders", "ops", "a cancel was refused (not because the order is gone); it is not re-sent for retry_in_ms (0.5 s doubling to 8 s)", "cloid oid reason retry_in_ms"),
     "order_modify_sent": ("engine.orders", "ops", "a modify was sent", "cloid oid side px sz old_px old_sz post_id"),
     "order_modify_missed": ("engine.orders", "ops", "a modify arrived after the order had filled or been cancelled (a race with the market, not a reject)", "cloid oid reason"),
     "order_unknown_timeout": ("engine.orders", "ops", "no answer for an order action; it stays unknown until the exchange says", "cloid action post_id elapsed_ms"),
@@ -113,7 +113,7 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
     "deadman_unavailable": ("engine.deadman", "ops", "the exchange refused scheduleCancel; running without a dead-man switch", "reason"),
     "deadman_triggered": ("engine.deadman", "ops", "a scheduled cancel was not refreshed in time and fired (counts towards 10 a day)", "cancel_at_ms triggers_today"),
     # --- calibration ----------------------------------------------------------------
-    "calibration_report": ("calibration", "ops", "periodic model scores (fill model: observed/expected fills over every order's exposure, oe = 1 calibrated)", "model samples oe oe_low oe_high observed expected exposure_s deviance deviance_skill brier_samples brier log_loss information_ratio calibration_error validated pending censored curve oe_curve"),
+    "calibration_report": ("calibration", "ops", "periodic model scores (fill model: observed/expected fills over every order's exposure, oe = 1 calibrated)", "model samples oe oe_low oe_high observed expected exposure_s deviance deviance_skill brier_samples brier log_loss information_ratio calibration_error validated pending censored curve oe_curve awaiting_markout markout_overdue"),
     "model_unvalidated": ("calibration", "ops", "a model's predictions are not (yet) validated by outcomes", "model reason samples information_ratio"),
     "params_written": ("calibration", "ops", "calibrated parameters were written as a config fragment", "file keys"),
     "learned_params_saved": ("calibration", "ops", "parameters learned in the session were saved at exit (for hlmm calibrate --merge)", "file keys samples"),

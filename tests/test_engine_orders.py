@@ -389,6 +389,36 @@ def test_unknown_modify_old_leg_cancelled_then_new_leg_found_by_cloid(m):
 
 # ---------------------------------------------------------------------- cancels
 
+
+def test_a_refused_cancel_is_held_with_a_doubling_backoff_but_never_from_the_kill_switch(m):
+    # the quote cycle pulls quotes every cycle: a venue that refuses cancels must not get them at the
+    # cycle's rate (the soak once sent 40 cancels a second into a frozen book)
+    resting(m, place_plan())
+    (o,) = m.live_orders()
+    refused = {"error": "Book is frozen by injected fault (simulator)."}
+    (a,) = m.submit(Plan("BTC", cancels=[Cancel(o.handle, "BTC", BID)]), 2000)
+    with capture_logs() as logs:
+        m.on_action_result(a.batch_id, ok_cancel(refused), 2001)
+    assert [r["retry_in_ms"] for r in logs if r["event"] == "order_cancel_failed"] == [500]
+    assert o.live and o.frozen and o.inflight is None
+    m.check_invariants()
+    assert m.submit(Plan("BTC", cancels=[Cancel(o.handle, "BTC", BID)]), 2200) == []   # held: skipped
+    assert m.release_cancel_holds(2500) == 0 and o.frozen
+    assert m.release_cancel_holds(2501) == 1 and not o.frozen
+    m.check_invariants()
+    (a,) = m.submit(Plan("BTC", cancels=[Cancel(o.handle, "BTC", BID)]), 2600)
+    with capture_logs() as logs:
+        m.on_action_result(a.batch_id, {"status": "err", "response": "Too many cumulative requests"}, 2601)
+    assert [r["retry_in_ms"] for r in logs if r["event"] == "order_cancel_failed"] == [1000]   # doubled
+    assert o.cancel_hold_until_ms == 3601
+    # the kill switch / shutdown cancel does not wait out the hold
+    (k,) = m.cancel_all(2700, reason="kill_switch: test")
+    assert o.inflight == "cancel" and o.cancel_hold_until_ms == 0 and k.n == 1
+    m.check_invariants()
+    m.on_action_result(k.batch_id, ok_cancel("success"), 2701)
+    assert o.state is S.CANCELLED and m.release_cancel_holds(10_000) == 0
+    m.check_invariants()
+
 def test_cancel_statuses(m):
     resting(m, place_plan(levels=((0, 950_000, 100), (1, 949_000, 100), (2, 948_000, 100))))
     o1, o2, o3 = m.live_orders()
@@ -398,7 +428,8 @@ def test_cancel_statuses(m):
     with capture_logs() as logs:
         m.on_action_result(a.batch_id, ok_cancel("success", {"error": "Order was never placed, already canceled, or filled."},
                                                  {"error": "Book is frozen by injected fault (simulator)."}), 2001)
-    assert o1.state is S.CANCELLED and o2.state is S.CANCELLED and o3.state is S.RESTING and not o3.frozen
+    assert o1.state is S.CANCELLED and o2.state is S.CANCELLED and o3.state is S.RESTING
+    assert o3.frozen and o3.cancel_hold_until_ms == 2001 + 500     # refused: not re-sent before its hold
     assert any(r["event"] == "order_cancel_failed" for r in logs)
     # a cancelled order that turns out filled is corrected
     m.apply_fill(o2, 101, 100, 2002)

@@ -241,6 +241,7 @@ class OrderActions:
                 action = wire.cancel_action([(o.asset_id, o.oid) for o in group])  # type: ignore[misc]
             out.append(OutboundAction(b.batch_id, kind, action, len(group), action_weight(len(group))))
             for o in group:
+                self._clear_hold(o)      # the kill switch and shutdown do not wait out a retry hold
                 if not o.frozen:
                     self._release_slot(o)
                     self._start(o, "cancel", b.batch_id, now_ms)
@@ -358,9 +359,11 @@ class OrderActions:
             if b.kind == "batchModify" and o.pending_modify is not None:
                 self._end_prediction(o, o.pending_modify.prediction_id, "rejected", 0.0, now_ms)
                 o.pending_modify = None
+                self._settle(o, now_ms)
             else:
-                log.warning("order_cancel_failed", coin=o.coin, cloid=o.cloid, oid=o.oid, reason=text)
-            self._settle(o, now_ms)
+                self._settle(o, now_ms)
+                log.warning("order_cancel_failed", coin=o.coin, cloid=o.cloid, oid=o.oid, reason=text,
+                            retry_in_ms=self._hold_cancel(o, now_ms))
             report.failed += 1
         return report
 
@@ -459,7 +462,9 @@ class OrderActions:
             report.cancelled += 1
             return
         report.failed += 1
-        log.warning("order_cancel_failed", coin=o.coin, cloid=o.cloid, oid=o.oid, reason=r.error)
+        retry = None
         if self._awaits(o, b):
             self._settle(o, now_ms)
+            retry = self._hold_cancel(o, now_ms)
+        log.warning("order_cancel_failed", coin=o.coin, cloid=o.cloid, oid=o.oid, reason=r.error, retry_in_ms=retry)
 

@@ -138,6 +138,8 @@ class TrackedOrder:
     doomed: bool = False        # cancel whatever the target (orphan under on_start = "cancel")
     last_query_ms: int = 0
     sent_ms: int = 0            # when the current action was submitted
+    cancel_hold_until_ms: int = 0  # a refused cancel is not re-sent before this (0 = no hold)
+    cancel_failures: int = 0    # refused cancels in a row (sets the next hold)
 
     @property
     def is_buy(self) -> bool:
@@ -149,8 +151,10 @@ class TrackedOrder:
 
     @property
     def frozen(self) -> bool:
-        """An answer is awaited or the outcome is unknown: the reconciler must not touch it."""
-        return self.inflight is not None or self.state in (OrderState.PENDING, OrderState.UNKNOWN)
+        """An answer is awaited, the outcome is unknown, or a refused cancel waits out its hold: the
+        reconciler must not touch it (nor give its slot away: it is still on the book)."""
+        return self.inflight is not None or self.state in (OrderState.PENDING, OrderState.UNKNOWN) or \
+            self.cancel_hold_until_ms > 0
 
     @property
     def remaining_lots(self) -> int:

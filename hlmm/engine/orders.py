@@ -60,6 +60,9 @@ __all__ = [
 log = get_logger("engine.orders")
 sync_log = get_logger("engine.sync")
 
+CANCEL_RETRY_MS = 500          # first hold after a refused cancel; doubles per refusal in a row
+CANCEL_RETRY_MAX_MS = 8_000
+
 
 class OrderManager(OrderActions, OrderSync):
     """Tracks every order of the session; see the module doc for the rules.
@@ -95,6 +98,7 @@ class OrderManager(OrderActions, OrderSync):
         self._sides: dict[tuple[str, int], LiveSide] = {}
         self._batches: dict[int, _Batch] = {}
         self._late: OrderedDict[int, _Batch] = OrderedDict()   # timed out: a late answer still counts
+        self._held: set[int] = set()     # handles whose refused cancel waits out its hold
         self._next_handle = 1
         self._next_batch = 1
 
@@ -200,11 +204,45 @@ class OrderManager(OrderActions, OrderSync):
         o.slot = level
         self._slots[key] = o.handle
 
+    # ------------------------------------------------------------------ refused cancels
+    def _hold_cancel(self, o: TrackedOrder, now_ms: int) -> int:
+        """A cancel of ``o`` was refused (not because it is gone): hold it frozen for a backoff
+        (0.5 s doubling to 8 s) so the quote cycle does not re-send it at its own rate. Returns ms."""
+        o.cancel_failures += 1
+        wait = min(CANCEL_RETRY_MAX_MS, CANCEL_RETRY_MS << min(o.cancel_failures - 1, 8))
+        o.cancel_hold_until_ms = now_ms + wait
+        self._held.add(o.handle)
+        self._sync(o)
+        return wait
+
+    def _clear_hold(self, o: TrackedOrder) -> None:
+        if o.cancel_hold_until_ms:
+            o.cancel_hold_until_ms = 0
+            self._held.discard(o.handle)
+            if o.live:
+                self._sync(o)
+
+    def release_cancel_holds(self, now_ms: int) -> int:
+        """Orders whose refused cancel has waited out its hold become cancellable again (call at
+        the start of each quote cycle). Returns how many were released."""
+        n = 0
+        for h in [h for h in self._held if (o := self._orders.get(h)) is None or not o.live
+                  or now_ms >= o.cancel_hold_until_ms]:
+            o = self._orders.get(h)
+            self._held.discard(h)
+            if o is not None:
+                o.cancel_hold_until_ms = 0
+                if o.live:
+                    self._sync(o)
+                    n += 1
+        return n
+
     def _finish(self, o: TrackedOrder, state: OrderState, reason: str, now_ms: int, *, status_ts: int = 0) -> None:
         """Move a live order to a terminal state (or correct a terminal one to FILLED)."""
         was_live = o.live
         if not was_live and not (state is OrderState.FILLED and o.state is OrderState.CANCELLED):
             return
+        self._clear_hold(o)
         o.state = state
         o.reason = reason
         o.updated_ms = now_ms
@@ -496,6 +534,8 @@ class OrderManager(OrderActions, OrderSync):
             if o.state is OrderState.PENDING:
                 assert o.inflight == "place", f"pending without a place in flight: {o.describe()}"
             assert 0 <= o.remaining_lots <= o.sz_lots or o.sz_lots < 0, o.describe()
+            assert (o.live and o.cancel_hold_until_ms > 0) == (o.handle in self._held), \
+                f"cancel hold of {o.describe()} disagrees with the held set"
         for key, h in self._slots.items():
             assert held.get(key) == h, f"slot map entry {key} -> {h} has no live order"
         for (coin, side), ls in self._sides.items():

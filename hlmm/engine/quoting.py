@@ -156,6 +156,7 @@ class Quoter:
         t0 = time.perf_counter_ns()
         st = self.coins[coin]
         now_ms = self.wall_ms()
+        self.manager.release_cancel_holds(now_ms)
         out = CycleOutcome(coin, book_time_ms=st.model.book.time_ms)
         self._update_warm(st, now_ms)
         account = self.account_state(st)
