@@ -462,6 +462,21 @@ def test_zero_calibration_samples_after_fills_is_critical(tmp_path):
     assert r.session["calibration"]["models"]["fill_probability"]["reports"] == 2
 
 
+def test_zero_samples_while_fills_wait_for_their_markout_is_a_warning(tmp_path):
+    def write(b, overdue):
+        begin(b)
+        fill(b, 1)
+        fill(b, 2)
+        b.emit("calibration_report", model="adverse_selection", samples=0, brier=0.0, log_loss=None,
+               information_ratio=None, calibration_error=None, validated=False, awaiting_markout=2 - overdue,
+               markout_overdue=overdue)
+
+    f = one(run(build(tmp_path / "soon", lambda b: write(b, 0))), "predictions_unvalidated")
+    assert f.severity is Severity.WARNING and "2 fills were still waiting for their markout" in f.title
+    f = one(run(build(tmp_path / "broken", lambda b: write(b, 1))), "predictions_unvalidated")
+    assert f.severity is Severity.CRITICAL and "0 calibration samples after 2 fills" in f.title
+
+
 def test_zero_samples_cause_comes_from_the_engine(tmp_path):
     def write(b):
         begin(b)

@@ -190,6 +190,30 @@ def test_unvalidated_models_are_flagged_in_the_log():
     assert flags[SIGNAL].startswith("no predictions recorded")
 
 
+def test_zero_adverse_samples_say_whether_fills_are_waiting_or_overdue():
+    """A short session's fills still short of the 10 s markout are not a broken outcome wire; fills
+    well past it are."""
+    store = PredictionStore(StoreConfig(min_samples=50))
+    tags = [store.record_quote(coin="BTC", side=1, depth_bps=2, now_ms=T0 + i, fill_prob=0.5, horizon_s=60,
+                               expected_as_bps=1.0, signal_bps=0.3) for i in range(3)]
+    store.expire(T0 + 1_000)
+    assert store.unvalidated_reason(ADVERSE) == "3 predictions, no fill yet (resolved by a fill's 10 s markout)"
+    store.on_fill(tags[0], now_ms=T0 + 2_000, px=100.0, sz=1.0, mid=100.01, fee_bps=0.0)
+    store.expire(T0 + 8_000)
+    assert store.awaiting_markout(ADVERSE) == (1, 0) and store.awaiting_markout(FILL) == (0, 0)
+    assert store.unvalidated_reason(ADVERSE) == \
+        "3 predictions, 1 filled and waiting for their 10 s markout (none resolved yet)"
+    rep = {r["model"]: r for r in store.calibration_report()}
+    assert (rep[ADVERSE]["awaiting_markout"], rep[ADVERSE]["markout_overdue"]) == (1, 0)
+    assert "awaiting_markout" not in rep[FILL]
+    store.expire(T0 + 2_000 + 10_000 + 5_001)      # past the horizon and its grace, still unresolved
+    assert store.awaiting_markout(ADVERSE) == (0, 1)
+    assert store.unvalidated_reason(SIGNAL) == ("3 predictions but no outcome: 1 fills are past their 10 s markout "
+                                                "unresolved (outcomes are not reaching the store)")
+    store.on_markout(tags[0], horizon_s=10.0, adverse_bps=0.5, now_ms=T0 + 17_100)
+    assert store.awaiting_markout(ADVERSE) == (0, 0) and store.score(ADVERSE).samples == 1
+
+
 def test_pending_is_bounded():
     store = PredictionStore(StoreConfig(max_pending=100))
     for i in range(250):

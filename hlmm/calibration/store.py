@@ -57,6 +57,9 @@ FILL = "fill_probability"
 ADVERSE = "adverse_selection"
 SIGNAL = "signal"
 MODELS = {FILL: BINARY, ADVERSE: CONTINUOUS, SIGNAL: CONTINUOUS}
+# a fill's reference markout needs the first mid after fill + horizon and the next poll: allow this
+# much beyond the horizon before an unresolved fill counts as overdue (a broken outcome wire)
+MARKOUT_GRACE_MS = 5_000
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,7 @@ class PredictionStore:
         self._predicted = {m: 0 for m in MODELS}
         self._censored = {m: 0 for m in MODELS}
         self._dropped = 0
+        self._clock_ms = 0          # the newest time expire() was given (the report's clock)
         self._unknown_outcomes = 0
         self._fills: deque[_Resolved] = deque(maxlen=self.config.max_resolved)
         # the fill model's orders once resolved: (p, horizon s, exposure s, filled within the horizon, shape code)
@@ -275,6 +279,7 @@ class PredictionStore:
 
         Returns how many entries were dropped as stale (their open outcomes are censored).
         """
+        self._clock_ms = max(self._clock_ms, int(now_ms))
         stale = []
         for q in self._pending.values():
             if q.fill_prob is not None and not q.fill_resolved and q.filled_ms is None \
@@ -312,6 +317,22 @@ class PredictionStore:
     def _samples(self, model: str) -> int:
         return len(self._at_risk) if model == FILL else len(self._pairs[model])
 
+    def awaiting_markout(self, model: str) -> tuple[int, int]:
+        """Filled orders whose ``model`` outcome (adverse selection, signal: resolved by the reference
+        markout) is still open: ``(waiting, overdue)``, overdue = older than the horizon plus a
+        grace at the clock of the last :meth:`expire`.  Always (0, 0) for the fill model."""
+        if model == FILL:
+            return 0, 0
+        due = self.config.reference_horizon_s * 1000 + MARKOUT_GRACE_MS
+        waiting = overdue = 0
+        for q in self._pending.values():
+            if q.filled_ms is not None and _open(q, model):
+                if self._clock_ms - q.filled_ms > due:
+                    overdue += 1
+                else:
+                    waiting += 1
+        return waiting, overdue
+
     def unvalidated_reason(self, model: str) -> str | None:
         """Why a model does not count as validated, or None when it does."""
         samples = self._samples(model)
@@ -320,9 +341,22 @@ class PredictionStore:
             return "no predictions recorded: the model is not wired into the quote cycle"
         if samples == 0:
             censored = self._censored[model]
-            return (f"{predicted} predictions but no outcome" +
-                    (f" ({censored} censored: orders cancelled before the horizon)" if censored else
-                     ": outcomes are not reaching the store"))
+            if censored:
+                return f"{predicted} predictions but no outcome ({censored} censored: orders cancelled before the horizon)"
+            if model != FILL:
+                # adverse selection and the signal are resolved by a filled order's reference markout:
+                # no fill yet, or fills younger than that horizon, is not a broken wire; fills past it are
+                h = self.config.reference_horizon_s
+                waiting, overdue = self.awaiting_markout(model)
+                if overdue:
+                    return (f"{predicted} predictions but no outcome: {overdue} fills are past their {h:g} s "
+                            "markout unresolved (outcomes are not reaching the store)")
+                if waiting:
+                    return (f"{predicted} predictions, {waiting} filled and waiting for their {h:g} s markout "
+                            "(none resolved yet)")
+                if not any(q.filled_ms is not None for q in self._pending.values()):
+                    return f"{predicted} predictions, no fill yet (resolved by a fill's {h:g} s markout)"
+            return f"{predicted} predictions but no outcome: outcomes are not reaching the store"
         if samples < self.config.min_samples:
             return f"only {samples} outcomes (need {self.config.min_samples})"
         return None
@@ -358,6 +392,8 @@ class PredictionStore:
                 "censored": self._censored[model],
                 "curve": [b.to_dict() for b in s.curve],
             })
+            if model != FILL:
+                out[-1]["awaiting_markout"], out[-1]["markout_overdue"] = self.awaiting_markout(model)
             if model == FILL:
                 out[-1]["oe_curve"] = sv["curve"]
         return out

@@ -7,7 +7,9 @@ samples), with the session's fill count and span.
 * No ``calibration_report`` at all although the session quoted for longer than 1.5 ×
   ``calibration.report_interval_s``: critical (the subsystem is never called).
 * A model whose latest report has 0 samples although there were fills: critical (predictions
-  are made, outcomes never recorded — the reference system showed ``fill_samples=0`` after 32 fills).
+  are made, outcomes never recorded — the reference system showed ``fill_samples=0`` after 32 fills);
+  a warning instead when every fill it waits for is younger than its markout horizon
+  (``awaiting_markout`` > 0, ``markout_overdue`` 0: the session ended too soon after its fills).
 * A model with samples but not validated (or ``model_unvalidated`` events): warning.
 * The fill model's latest observed/expected fills (every order scored over its exposure, so
   requotes do not bias it) with its whole 95 % interval beyond a factor :data:`OE_FACTOR` of 1:
@@ -88,6 +90,16 @@ class PredictionsValidated(Rule):
             if samples is not None and samples <= 0 and fills > 0:
                 tally = self.zero[model]
                 reason = self.reasons.get(model)
+                waiting, overdue = num(rec.get("awaiting_markout")) or 0, num(rec.get("markout_overdue")) or 0
+                if waiting > 0 and overdue <= 0:   # too soon after the fills, not a broken wire
+                    out.append(tally.finding(
+                        self.id, Severity.WARNING,
+                        f"model '{model}': 0 calibration samples yet: {int(waiting)} fills were still waiting "
+                        f"for their markout when the session's last report ran ({tally.count} reports)",
+                        f"the engine says: {reason}" if reason else "the session ended before the fills' markout "
+                        "horizon", ["a session that runs on for the markout horizon (10 s) after its last fill"],
+                        {"model": model, "fills": fills, "reports": tally.count, "awaiting_markout": int(waiting)}))
+                    continue
                 out.append(tally.finding(
                     self.id, Severity.CRITICAL,
                     f"model '{model}': 0 calibration samples after {fills} fills ({tally.count} reports)",
