@@ -5,7 +5,8 @@ valid price units, fill probability, informed share, edge and Kelly weight, the 
 water-filled allocation under margin / position room / max order notional, min-notional drops
 with re-allocation, lot rounding and the exact min-notional check, for both sides.
 
-Two snapshots (``funded``, ``thin_margin``, see SCENARIOS). Contenders, same run, same snapshot, checked to agree exactly on units, lots and codes:
+Two snapshots (``funded``, ``thin_margin``, see SCENARIOS), each with both fill-probability models
+(``first_passage``, ``first_passage_takers``). Contenders, same run, same snapshot, checked to agree exactly on units, lots and codes:
 - ``cython_reuse``: ``compute_ladder(params, config, out=ladder)``, what the quote cycle does
   (frozen MarketParams / LadderConfig, a reused Ladder; Python call overhead included).
 - ``cython_from_dict``: the same, building MarketParams from a dict each time (validation
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from hlmm._core.ladder import Ladder, LadderConfig, MarketParams, compute_ladder
+from hlmm._core.ladder import FILL_PROBABILITY_MODELS, Ladder, LadderConfig, MarketParams, compute_ladder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import ladder_reference as ref  # noqa: E402
@@ -45,9 +46,9 @@ def params(request) -> MarketParams:
     return MarketParams(**{**SNAPSHOT, **SCENARIOS[request.param]})
 
 
-@pytest.fixture(scope="module")
-def config() -> LadderConfig:
-    return LadderConfig(**CONFIG)
+@pytest.fixture(scope="module", params=FILL_PROBABILITY_MODELS)
+def config(request) -> LadderConfig:
+    return LadderConfig(**CONFIG, fill_probability_model=request.param)
 
 
 def test_contenders_agree(params, config):

@@ -254,6 +254,10 @@ class StrategyConfig:
     tau_min_s: float = option(10.0, "lower clamp of the fill-probability horizon (delta_char/sigma)^2",
                               gt=0, hi=86400, unit="s")
     tau_max_s: float = option(600.0, "upper clamp of the fill-probability horizon", gt=0, hi=86400, unit="s")
+    fill_probability_model: str = option(
+        "first_passage", "fill probability within the horizon: first_passage (mid diffusion only) or "
+        "first_passage_takers (or a taker arrives)",
+        choices=("first_passage", "first_passage_takers"))
     max_order_notional_usd: float = option(
         50.0, "largest single order (Hyperliquid's minimum is $10)", lo=10, hi=10_000_000, unit="USD")
     requote_price_tolerance_bps: float = option(

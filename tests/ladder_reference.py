@@ -149,7 +149,21 @@ def _water_fill(active, phi, price, target, room, cap, s_phi):
     return alloc, codes, (bind if free else MAX_NOTIONAL)
 
 
-def _side(p: dict, c: dict, g: dict, kf: float, sd: float, s: int) -> dict:
+def fill_probability(depth: float, sd: float, p: dict, c: dict, tau: float) -> float:
+    """P(fill within tau) at `depth` bps: the mid's first passage, erfc(d / (sigma_bps sqrt(2 tau)));
+    with "first_passage_takers" also an independent taker arrival of intensity A exp(-kappa d)
+    per second: 1 - (1 - P_fp) exp(-A exp(-kappa d) tau), evaluated as P_fp + (1 - P_fp) q,
+    q = -expm1(-A exp(-kappa d) tau), which is exact where q and P_fp are tiny."""
+    pf = math.erfc(depth / sd)
+    if c["fill_probability_model"] == "first_passage_takers":
+        q = -math.expm1(-p["A"] * tau * math.exp(-p["kappa"] * depth))
+        pf = pf + (1.0 - pf) * q
+    elif c["fill_probability_model"] != "first_passage":
+        raise ValueError(f"unknown fill_probability_model {c['fill_probability_model']!r}")
+    return pf
+
+
+def _side(p: dict, c: dict, g: dict, kf: float, sd: float, tau: float, s: int) -> dict:
     """One ladder side: s = 0 bids (below fair), 1 asks (above fair)."""
     fair, mid = p["microprice"], p["mid"]
     pxd, szd = p["px_decimals"], p["sz_decimals"]
@@ -201,7 +215,7 @@ def _side(p: dict, c: dict, g: dict, kf: float, sd: float, s: int) -> dict:
                 else:
                     prev = u
         out["depth_bps"][i] = depth
-        pf = math.erfc(depth / sd)
+        pf = fill_probability(depth, sd, p, c, tau)
         al = c["alpha_touch"] * math.exp(-depth / c["delta_char_bps"])
         sc = depth - c["maker_fee_bps"]
         edge = (1.0 - al) * sc - al * p["as_bps"]
@@ -309,5 +323,5 @@ def compute_ladder_reference(p: dict, c: dict) -> dict:
     sd = g["sigma_bps"] * math.sqrt(2.0 * tau)
     return {
         **g, "kelly_fraction": kf, "tau": tau,
-        "bids": _side(p, c, g, kf, sd, 0), "asks": _side(p, c, g, kf, sd, 1),
+        "bids": _side(p, c, g, kf, sd, tau, 0), "asks": _side(p, c, g, kf, sd, tau, 1),
     }

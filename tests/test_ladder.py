@@ -341,6 +341,7 @@ def test_bad_params_name_the_field(field, value):
     ("kelly_max", 1.5), ("gamma_regime_mult", "fast"), ("alpha_touch", 1.0), ("delta_char_bps", 0.0),
     ("tau_min", 0.0), ("tau_max", 1.0), ("max_order_notional", -1.0), ("toxicity_widen", -1.0),
     ("toxicity_pull", 2.0), ("inventory_steps", 0.0), ("maker_fee_bps", float("nan")),
+    ("fill_probability_model", "takers"), ("fill_probability_model", 2), ("fill_probability_model", None),
 ])
 def test_bad_config_names_the_field(field, value):
     with pytest.raises(LadderInputError, match=field):
@@ -374,7 +375,8 @@ def mostly(common, rare):
 
 
 @st.composite
-def snapshots(draw):
+def snapshots(draw, model=None):
+    """A random (MarketParams, LadderConfig); the fill-probability model is drawn unless given."""
     mid = draw(mostly(log_uniform(1.0, 120000.0), log_uniform(0.01, 300000.0)))
     # real listings pick szDecimals so one lot is worth cents to dollars (BTC 5, ETH 4, SOL 2)
     natural = min(5, max(0, round(math.log10(mid)) + draw(st.integers(-1, 1))))
@@ -405,6 +407,7 @@ def snapshots(draw):
         max_order_notional=draw(st.sampled_from([0.0, 0.0, 50.0, 2000.0])),
         toxicity_widen=draw(st.floats(0.0, 3.0)), toxicity_pull=draw(st.floats(0.3, 1.0)),
         inventory_steps=draw(st.floats(1.0, 50.0)), maker_fee_bps=draw(st.floats(-0.5, 3.0)),
+        fill_probability_model=model or draw(st.sampled_from(L.FILL_PROBABILITY_MODELS)),
     )
     c["tau_max"] = c["tau_min"] * draw(st.floats(1.0, 60.0))
     return MarketParams(**p), LadderConfig(**c)
@@ -415,10 +418,12 @@ def close(a, b, tol=1e-9):
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("model", L.FILL_PROBABILITY_MODELS)
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(snapshots())
-def test_cython_agrees_with_the_pure_python_reference(snap):
-    p, c = snap
+@given(data=st.data())
+def test_cython_agrees_with_the_pure_python_reference(model, data):
+    p, c = data.draw(snapshots(model))
+    assert c.fill_probability_model == model
     lad = compute_ladder(p, c)
     r = ref.compute_ladder_reference(p.to_dict(), c.to_dict())
     for key in ("c1_bps", "c2", "half_spread_bps", "quoted_half_spread_bps", "skew_bps", "q", "tau",

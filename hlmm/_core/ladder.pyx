@@ -23,6 +23,8 @@ REASONS = ("none", "margin", "position", "max_notional", "min_notional", "toxici
            "negative_edge", "zero_fill_prob", "price_collision", "invalid_price", "invalid_input")
 CODES = {name: i for i, name in enumerate(REASONS)}
 SIDES = ("bid", "ask")
+# LadderConfig.fill_probability_model, by kernel enum value (FILL_FIRST_PASSAGE, FILL_FIRST_PASSAGE_TAKERS)
+FILL_PROBABILITY_MODELS = ("first_passage", "first_passage_takers")
 _STATUS = {0: "ok", CODE_INVALID_INPUT: "invalid_input", -1: "empty"}
 
 # (field, what it must be), in struct order: the kernel's checks return the 1-based position
@@ -69,6 +71,7 @@ CONFIG_FIELDS = (
     ("toxicity_pull", "in [0, 1]"),
     ("inventory_steps", "> 0"),
     ("maker_fee_bps", "finite bps (negative = rebate)"),
+    ("fill_probability_model", f"one of {', '.join(FILL_PROBABILITY_MODELS)}"),
 )
 
 
@@ -106,6 +109,7 @@ CONFIG_DEFAULTS = {
     "toxicity_pull": 0.6,
     "inventory_steps": 10.0,
     "maker_fee_bps": 1.5,
+    "fill_probability_model": "first_passage",
 }
 
 
@@ -153,6 +157,17 @@ def _four(str name, v):
     if len(items) != 4:
         raise LadderInputError(f"LadderConfig.{name} must be four numbers (low, normal, high, extreme), got {v!r}")
     return tuple(_num("LadderConfig", name, x) for x in items)
+
+
+def _fill_model(v):
+    """A fill-probability model by name (FILL_PROBABILITY_MODELS) or by its kernel number
+    (out-of-range numbers are left to ladder_config_check)."""
+    if isinstance(v, str) and v.strip().lower() in FILL_PROBABILITY_MODELS:
+        return FILL_PROBABILITY_MODELS.index(v.strip().lower())
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) < 1000:
+        return v
+    raise LadderInputError(f"LadderConfig.fill_probability_model must be one of "
+                           f"{', '.join(FILL_PROBABILITY_MODELS)}, got {v!r}")
 
 
 def _split_fields(str owner, dict given, required, defaults, known):
@@ -273,7 +288,9 @@ cdef class LadderConfig(_FrozenFields):
     market_spread_cap_multiple (0 = off), kelly_fraction, kelly_regime_mult (low, normal, high,
     extreme = 1.5, 1, 0.5, 0.25), kelly_min/kelly_max (0.05/0.75), gamma_regime_mult,
     alpha_touch, delta_char_bps, tau_min/tau_max (s), max_order_notional (USD, 0 = off),
-    toxicity_widen, toxicity_pull, inventory_steps, maker_fee_bps.
+    toxicity_widen, toxicity_pull, inventory_steps, maker_fee_bps, fill_probability_model
+    ("first_passage", the default: diffusion only; "first_passage_takers": or a taker arrives at
+    A exp(-kappa d) per second; see ladder_kernel).
     """
 
     def __init__(self, **fields):
@@ -301,6 +318,7 @@ cdef class LadderConfig(_FrozenFields):
         self.c.toxicity_pull = _num(o, "toxicity_pull", d["toxicity_pull"])
         self.c.inventory_steps = _num(o, "inventory_steps", d["inventory_steps"])
         self.c.maker_fee_bps = _num(o, "maker_fee_bps", d["maker_fee_bps"])
+        self.c.fill_probability_model = _fill_model(d["fill_probability_model"])
         bad = ladder_config_check(&self.c)
         if bad:
             raise _bad(o, CONFIG_FIELDS, bad, self.to_dict()[CONFIG_FIELDS[bad - 1][0]])
@@ -320,6 +338,9 @@ cdef class LadderConfig(_FrozenFields):
             "max_order_notional": c.max_order_notional, "toxicity_widen": c.toxicity_widen,
             "toxicity_pull": c.toxicity_pull, "inventory_steps": c.inventory_steps,
             "maker_fee_bps": c.maker_fee_bps,
+            "fill_probability_model": (FILL_PROBABILITY_MODELS[c.fill_probability_model]
+                                       if 0 <= c.fill_probability_model < FILL_MODEL_COUNT
+                                       else c.fill_probability_model),
         }
 
 

@@ -1,4 +1,4 @@
-# The ladder optimizer's C kernel: GLFT depths + first-passage fill probability +
+# The ladder optimizer's C kernel: GLFT depths + fill probability (first passage, optionally takers) +
 # fractional-Kelly sizing under margin, position, per-order and minimum-notional constraints,
 # on integer price units and size lots. The math and units are documented in
 # ladder_kernel.pyx's module docstring.
@@ -28,6 +28,12 @@ cdef enum:
     CODE_INVALID_PRICE = 9    # dropped: no valid price (<= 0, or not strictly on its side of mid)
     CODE_INVALID_INPUT = 10   # the whole ladder: a parameter failed validation
     CODE_COUNT = 11
+
+# ladder_config_t.fill_probability_model (ladder.FILL_PROBABILITY_MODELS names them in order)
+cdef enum:
+    FILL_FIRST_PASSAGE = 0          # the mid diffuses through the quote within tau
+    FILL_FIRST_PASSAGE_TAKERS = 1   # ... or a taker (Poisson, A exp(-kappa d) per s) reaches it
+    FILL_MODEL_COUNT = 2
 
 cdef enum:
     REGIME_LOW = 0
@@ -77,6 +83,7 @@ ctypedef struct ladder_config_t:
     double toxicity_pull                # toxicity above this pulls the side
     double inventory_steps              # GLFT quanta in max_position: q = position * steps / max_position
     double maker_fee_bps                # subtracted from spread capture (negative = rebate)
+    int fill_probability_model          # FILL_FIRST_PASSAGE (default) or FILL_FIRST_PASSAGE_TAKERS
 
 ctypedef struct ladder_side_t:
     int n                       # levels computed (= levels_per_side)
@@ -92,7 +99,7 @@ ctypedef struct ladder_side_t:
     double margin_used          # initial margin of the position-opening part, USD
     double target_depth_bps[LADDER_MAX_LEVELS]   # model depth (bps from fair) before rounding
     double depth_bps[LADDER_MAX_LEVELS]          # depth of the rounded price (bps from fair)
-    double p_fill[LADDER_MAX_LEVELS]             # first-passage fill probability within tau
+    double p_fill[LADDER_MAX_LEVELS]             # fill probability within tau (the configured model)
     double alpha[LADDER_MAX_LEVELS]              # informed share at that depth
     double edge_bps[LADDER_MAX_LEVELS]           # E[R | fill], bps
     double kelly_f[LADDER_MAX_LEVELS]            # full-Kelly fraction of bankroll, E/Var (0 if E <= 0)

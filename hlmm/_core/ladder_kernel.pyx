@@ -34,11 +34,19 @@ the sign's direction (down for bids, up for asks: passive).
 Fill probability and edge at the rounded price's depth d (never the GLFT horizon)::
 
     tau   = clamp((delta_char / sigma_bps)^2, tau_min, tau_max)      seconds
-    P     = 2 Phi(-d / (sigma_bps sqrt(tau))) = erfc(d / (sigma_bps sqrt(2 tau)))
+    P_fp  = 2 Phi(-d / (sigma_bps sqrt(tau))) = erfc(d / (sigma_bps sqrt(2 tau)))
+    P     = P_fp                                    (fill_probability_model FILL_FIRST_PASSAGE)
+    P     = 1 - (1 - P_fp) exp(-A exp(-kappa d) tau)   (FILL_FIRST_PASSAGE_TAKERS)
     alpha = alpha_touch exp(-d / delta_char)
     SC    = d - maker_fee_bps;  AS = as_bps
     E     = (1 - alpha) SC - alpha AS;   Var = (SC + AS)^2 alpha (1 - alpha)
     f*    = 1e4 E / Var   (fraction of bankroll: returns in units of 1, not bps), 0 if E <= 0
+
+FILL_FIRST_PASSAGE (the default) counts only the mid diffusing through the quote.
+FILL_FIRST_PASSAGE_TAKERS adds takers reaching it as an independent Poisson arrival of
+intensity lambda(d) = A exp(-kappa d) per second over the same tau: the level fills if either
+happens. It is evaluated as P_fp + (1 - P_fp) q with q = -expm1(-A exp(-kappa d) tau): the same
+number, but exact for tiny q and P_fp, never below P_fp and never above 1 in floating point.
 
 Sizing per side::
 
@@ -58,7 +66,7 @@ Validation: market_params_check / ladder_config_check return 0 or the 1-based po
 first unusable field in struct order (``ladder.PARAM_FIELDS`` / ``CONFIG_FIELDS`` name them);
 ladder_compute then quotes nothing and sets status CODE_INVALID_INPUT.
 """
-from libc.math cimport erfc, exp, log1p, sqrt, isfinite
+from libc.math cimport erfc, exp, expm1, log1p, sqrt, isfinite
 from libc.stdint cimport int64_t
 
 from hlmm._core.rounding cimport (
@@ -131,6 +139,7 @@ cdef int ladder_config_check(const ladder_config_t* c) noexcept nogil:
     if not _unit(c.toxicity_pull): return 16
     if not _pos(c.inventory_steps): return 17
     if not isfinite(c.maker_fee_bps): return 18
+    if c.fill_probability_model < 0 or c.fill_probability_model >= FILL_MODEL_COUNT: return 19
     return 0
 
 
@@ -217,6 +226,8 @@ cdef inline void _price_levels(const market_params_t* p, const ladder_config_t* 
     cdef double widened = L.quoted_half_spread_bps * (1.0 + c.toxicity_widen * tox)
     cdef double floor_bps = c.spread_floor_bps, ratio = mid / fair
     cdef double raw, mid_floor, floor_eff, d0, td, target, depth, pr, pf, al, sc, edge, var, f
+    cdef bint takers = c.fill_probability_model == FILL_FIRST_PASSAGE_TAKERS
+    cdef double a_tau = p.A * L.tau                    # expected taker arrivals at the touch within tau
     cdef int64_t u, prev = 0
     cdef int i, code
     # (sign * x is an exact negation or identity, so both sides round exactly as written out)
@@ -253,6 +264,8 @@ cdef inline void _price_levels(const market_params_t* p, const ladder_config_t* 
                     prev = u
         S.depth_bps[i] = depth
         pf = erfc(depth / sd)
+        if takers:                                       # or a taker reaches the quote within tau
+            pf = pf + (1.0 - pf) * -expm1(-a_tau * exp(-p.kappa * depth))
         al = c.alpha_touch * exp(-depth / c.delta_char_bps)
         sc = depth - c.maker_fee_bps
         edge = (1.0 - al) * sc - al * p.as_bps

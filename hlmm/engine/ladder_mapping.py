@@ -27,7 +27,7 @@ def ladder_config_from_strategy(strategy: StrategyConfig, levels_per_side: int |
     Direct: levels_per_side, level_spacing_bps, spread_floor_bps, market_spread_cap_multiple,
     kelly_fraction, kelly_fraction_min/max -> kelly_min/max, kelly_regime_multipliers ->
     kelly_regime_mult, alpha_touch (0 -> ALPHA_TOUCH_MIN), delta_char_bps, tau_min_s/tau_max_s,
-    max_order_notional_usd.  Toxicity: the ladder widens by ``1 + TOXICITY_WIDEN * t`` and pulls
+    max_order_notional_usd, fill_probability_model.  Toxicity: the ladder widens by ``1 + TOXICITY_WIDEN * t`` and pulls
     above ``toxicity_pull`` on the rescaled score t of :func:`toxicity_for_ladder`, so its pull
     threshold is the config's pull threshold on that scale.  The ladder's gamma_regime_mult,
     inventory_steps and maker_fee_bps (1.5 bps, Hyperliquid's base maker fee) keep their
@@ -48,6 +48,7 @@ def ladder_config_from_strategy(strategy: StrategyConfig, levels_per_side: int |
         tau_min=strategy.tau_min_s,
         tau_max=strategy.tau_max_s,
         max_order_notional=strategy.max_order_notional_usd,
+        fill_probability_model=strategy.fill_probability_model,
         toxicity_widen=TOXICITY_WIDEN,
         toxicity_pull=toxicity_for_ladder(strategy.toxicity_pull_threshold, strategy.toxicity_widen_threshold),
     )
