@@ -131,7 +131,8 @@ class PredictionsValidated(Rule):
                 f"({int(num(fill.get('observed')) or 0)} fills, {num(fill.get('expected')) or 0.0:.1f} expected)",
                 "the ladder's fill probabilities do not match how often its orders fill over the time they rest "
                 "(every order counts, requoted ones by their exposure); its depth/size trade-off is off by as much",
-                ["strategy.delta_char_bps", "strategy.tau_min_s", "strategy.tau_max_s",
+                ["strategy.fill_probability_model (first_passage_takers adds the takers' A e^(-kappa d))",
+                 "strategy.delta_char_bps", "strategy.tau_min_s", "strategy.tau_max_s",
                  "ladder fill probability erfc(d / (sigma sqrt(2 tau))) and its sigma (engine.market_model)",
                  "calibration_report oe_curve (which predictions are off)"],
                 {"model": FILL_MODEL, **{k: fill.get(k) for k in ("oe", "oe_low", "oe_high", "observed", "expected",
