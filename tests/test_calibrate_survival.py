@@ -118,14 +118,19 @@ def test_a_first_passage_prediction_is_scored_by_its_own_shape_and_the_shape_mat
     assert all(abs(b["oe"] - 1.0) < 4 * math.sqrt(max(b["observed"], 1)) / b["expected"] for b in r["oe_curve"])
 
 
+def _ladder(levels: int):
+    """A small real ladder whose levels the engine's predictor records."""
+    params = dict(mid=100.0, microprice=100.0, sigma=2e-4, kappa=0.5, A=1.0, gamma=0.3, position=0.0,
+                  max_position=10.0, available_margin=1000.0, allowed_leverage=3.0, as_bps=5.0,
+                  sz_decimals=2, px_decimals=4, min_notional=10.0)
+    return compute_ladder(params, {"levels_per_side": levels})
+
+
 def test_engine_predictions_are_scored_as_a_constant_hazard_and_resolved_by_exposure():
     store = PredictionStore()
     clock = [10_000]
     preds = Predictions(store, clock_ms=lambda: clock[0], settle_ms=1_000)
-    params = dict(mid=100.0, microprice=100.0, sigma=2e-4, kappa=0.5, A=1.0, gamma=0.3, position=0.0,
-                  max_position=10.0, available_margin=1000.0, allowed_leverage=3.0, as_bps=5.0,
-                  sz_decimals=2, px_decimals=4, min_notional=10.0)
-    ladder = compute_ladder(params, {"levels_per_side": 2})
+    ladder = _ladder(2)
     preds.begin_cycle("X", ladder, as_bps=5.0, regime=1, position_frac=0.0, now_ms=10_000)
     bid = preds.predictor("X", BID, 0, int(ladder.side(BID).px_units[0]), int(ladder.side(BID).sz_lots[0]))
     ask = preds.predictor("X", ASK, 0, int(ladder.side(ASK).px_units[0]), int(ladder.side(ASK).sz_lots[0]))
@@ -282,10 +287,7 @@ def test_a_report_does_not_expire_an_order_whose_end_is_still_settling():
     store = PredictionStore()
     clock = [10_000]
     preds = Predictions(store, clock_ms=lambda: clock[0], settle_ms=5_000)
-    params = dict(mid=100.0, microprice=100.0, sigma=2e-4, kappa=0.5, A=1.0, gamma=0.3, position=0.0,
-                  max_position=10.0, available_margin=1000.0, allowed_leverage=3.0, as_bps=5.0,
-                  sz_decimals=2, px_decimals=4, min_notional=10.0)
-    ladder = compute_ladder(params, {"levels_per_side": 1})
+    ladder = _ladder(1)
     tau_ms = int(round(ladder.tau * 1000))
     preds.begin_cycle("X", ladder, as_bps=5.0, regime=1, position_frac=0.0, now_ms=10_000)
     bid = preds.predictor("X", BID, 0, int(ladder.side(BID).px_units[0]), int(ladder.side(BID).sz_lots[0]))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 BID, ASK = 0, 1
 SIDE_NAMES = ("bid", "ask")
@@ -81,6 +82,13 @@ GONE_TEXTS = (
     "Order was never placed, already canceled, or filled.",
     "Cannot modify canceled or filled order.",
 )
+
+
+def parse_order_status(entry: Mapping[str, Any]) -> tuple[Mapping[str, Any], int, str, int]:
+    """``(order, oid, status, statusTimestamp)`` of an ``orderUpdates`` entry or an ``orderStatus``
+    answer's ``order`` body (same layout); raises KeyError/TypeError/ValueError/AttributeError."""
+    order = entry["order"]
+    return order, int(order["oid"]), str(entry["status"]), int(entry.get("statusTimestamp") or 0)
 
 
 def says_order_gone(text: str | None) -> bool:

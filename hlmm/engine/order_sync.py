@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from hlmm.engine.order_state import OrderState, TrackedOrder, classify_status
+from hlmm.engine.order_state import OrderState, TrackedOrder, classify_status, parse_order_status
 from hlmm.log import get_logger
 
 log = get_logger("engine.orders")
@@ -184,11 +184,7 @@ class OrderSync:
                 self._finish(o, OrderState.REJECTED, "never reached the exchange (unknownOid)", now_ms)
             return
         try:
-            body = answer["order"]
-            order = body["order"]
-            status = str(body["status"])
-            ts = int(body.get("statusTimestamp") or 0)
-            oid = int(order["oid"])
+            order, oid, status, ts = parse_order_status(answer["order"])
         except (KeyError, TypeError, ValueError, AttributeError):
             log.error("error", where="engine.orders.on_order_status", error="malformed_answer",
                       detail=str(answer)[:300])

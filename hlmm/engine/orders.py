@@ -47,7 +47,7 @@ from hlmm.exchange.cloid import CloidFactory, parse_cloid
 from hlmm.engine.order_actions import ActionReport, OrderActions, OutboundAction, Predictor, _Batch
 from hlmm.engine.order_state import (
     ASK, BID, LIVE_STATES, SIDE_NAMES, TERMINAL_STATES, OrderState, SlotConflict, TrackedOrder,
-    classify_status,
+    classify_status, parse_order_status,
 )
 from hlmm.engine.order_sync import OrderSync, StatusQuery, SyncReport
 from hlmm.engine.outcomes import NO_OUTCOMES, OutcomeSink
@@ -225,16 +225,14 @@ class OrderManager(OrderActions, OrderSync):
     def release_cancel_holds(self, now_ms: int) -> int:
         """Orders whose refused cancel has waited out its hold become cancellable again (call at
         the start of each quote cycle). Returns how many were released."""
+        if not self._held:           # the usual case: one set check per cycle
+            return 0
         n = 0
-        for h in [h for h in self._held if (o := self._orders.get(h)) is None or not o.live
-                  or now_ms >= o.cancel_hold_until_ms]:
-            o = self._orders.get(h)
-            self._held.discard(h)
-            if o is not None:
-                o.cancel_hold_until_ms = 0
-                if o.live:
-                    self._sync(o)
-                    n += 1
+        for h in list(self._held):
+            o = self._orders[h]          # _finish clears a hold before the order can be evicted
+            if now_ms >= o.cancel_hold_until_ms:
+                self._clear_hold(o)
+                n += 1
         return n
 
     def _finish(self, o: TrackedOrder, state: OrderState, reason: str, now_ms: int, *, status_ts: int = 0) -> None:
@@ -342,10 +340,7 @@ class OrderManager(OrderActions, OrderSync):
         applied = 0
         for e in entries:
             try:
-                order = e["order"]
-                status = str(e["status"])
-                ts = int(e.get("statusTimestamp") or 0)
-                oid = int(order["oid"])
+                order, oid, status, ts = parse_order_status(e)
             except (KeyError, TypeError, ValueError, AttributeError):
                 log.error("error", where="engine.orders.on_order_updates", error="malformed_entry",
                           detail=str(e)[:300])
